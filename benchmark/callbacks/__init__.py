@@ -1,0 +1,4 @@
+"""Callbacks: everything that reads the supernet during training and writes files."""
+from benchmark.callbacks.ranking import RankingSnapshot
+
+__all__ = ["RankingSnapshot"]

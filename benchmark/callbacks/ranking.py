@@ -1,0 +1,90 @@
+"""RankingSnapshot: after every training epoch, rank every child with the shared weights and snapshot the ranking.
+
+`rankings.csv` (one row per epoch and child: epoch, step, child, val_acc, val_loss, rank) is the source of truth for
+every later analysis; it is rewritten atomically each epoch and its rows also travel in checkpoints, so a resumed run
+continues the same file. `snapshot.json` records what the ranking was measured on (split sizes, seeds, calibration).
+Rank 1 is the best child: higher validation accuracy first, ties broken by lower validation loss, then child index.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from pytorch_lightning.loggers import WandbLogger
+from pytorch_lightning.utilities import rank_zero_info
+
+from benchmark.errors import require
+from benchmark.evaluation import ChildScore, evaluate_children
+from benchmark.io import write_csv, write_json
+
+HEADER = ("epoch", "step", "child", "val_acc", "val_loss", "rank")
+
+
+def rank_children(scores: list[ChildScore]) -> list[ChildScore]:
+    """Best first: accuracy descending, then loss ascending, then child index (a total, documented order)."""
+    return sorted(scores, key=lambda s: (-s.val_acc, s.val_loss, s.child))
+
+
+class RankingSnapshot(pl.Callback):
+    def __init__(self, output_dir: str, top_k: int = 5, calib_batches: int = 4,
+                 filename: str = "rankings.csv") -> None:
+        require(isinstance(top_k, int) and top_k >= 1, "callbacks.ranking.top_k", top_k, "an integer >= 1")
+        require(isinstance(calib_batches, int) and calib_batches >= 0, "callbacks.ranking.calib_batches",
+                calib_batches, "an integer >= 0 (0 turns BatchNorm re-calibration off)")
+        self.output_dir, self.top_k, self.calib_batches = Path(output_dir), top_k, calib_batches
+        self.path = self.output_dir / filename
+        self.rows: list[tuple[Any, ...]] = []
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        n = pl_module.supernet.num_children
+        require(self.top_k <= n, "callbacks.ranking.top_k", self.top_k, f"at most the number of children ({n})")
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.is_global_zero:
+            dm = trainer.datamodule
+            write_json(self.output_dir / "snapshot.json", {
+                "ranked_on": "val", "calib_on": "train", "calib_batches": self.calib_batches,
+                "calib_batch_size": dm.batch_size, "num_children": pl_module.supernet.num_children,
+                "space": type(pl_module.space).__name__, "decisions": pl_module.space.decisions,
+                "choices": [list(c) for c in pl_module.space.choices], **dm.split_info(),
+            })
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        dm, device, space = trainer.datamodule, pl_module.device, pl_module.space
+        val = [(x.to(device), y.to(device)) for x, y in dm.val_dataloader()]
+        calib = [x.to(device) for x in dm.calibration_inputs(self.calib_batches)]
+        ranked = rank_children(evaluate_children(pl_module.supernet, range(pl_module.supernet.num_children), val, calib))
+        epoch, step = trainer.current_epoch, trainer.global_step
+        self.rows = [r for r in self.rows if r[0] != epoch]
+        self.rows += [(epoch, step, space.name(s.child), s.val_acc, s.val_loss, rank)
+                      for rank, s in enumerate(ranked, start=1)]
+        if trainer.is_global_zero:
+            write_csv(self.path, HEADER, self.rows)
+        accs = [s.val_acc for s in ranked]
+        pl_module.log("ranking/best_acc", accs[0])
+        pl_module.log("ranking/mean_acc", sum(accs) / len(accs))
+        pl_module.log("ranking/worst_acc", accs[-1])
+        for rank, s in enumerate(ranked[: self.top_k], start=1):
+            pl_module.log(f"ranking/top{rank}_child", float(s.child))
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger) and trainer.is_global_zero:
+                logger.log_table("ranking/top_k", columns=["epoch", "rank", "child", "ops", "val_acc"],
+                                 data=[[epoch, r, space.name(s.child), space.describe(s.child), s.val_acc]
+                                       for r, s in enumerate(ranked[: self.top_k], start=1)])
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self.rows:
+            return
+        last = self.rows[-1][0]
+        top = [r for r in self.rows if r[0] == last][: self.top_k]
+        lines = [f"Top {len(top)} children after epoch {last} (ranked on validation, {self.path}):"]
+        lines += [f"  {rank:>3}. {child:<12} {pl_module.space.describe(pl_module.space.parse(child)):<40} "
+                  f"val_acc={acc:.4f} val_loss={loss:.4f}" for _, _, child, acc, loss, rank in top]
+        rank_zero_info("\n".join(lines))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rows": list(self.rows)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.rows = [tuple(r) for r in state_dict["rows"]]

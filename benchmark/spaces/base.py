@@ -1,0 +1,118 @@
+"""SearchSpace: the decisions a child makes, its names, and the networks built from it.
+
+A child is a tuple of choice indices, one per decision. Children are numbered in mixed radix with the first decision
+most significant, so index order equals lexicographic order of names (the "similarity" partition relies on it).
+A space also describes its network as an ordered path of *units* (shareable modules) per child; the supernet and the
+sharing policies only ever see unit names, never the ops inside.
+"""
+from __future__ import annotations
+
+import itertools
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+from torch import nn
+
+from benchmark.errors import require
+
+Arch = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class DataShape:
+    """What a network needs to know about its data: input channels, sequence length, number of classes."""
+
+    channels: int
+    length: int
+    num_classes: int
+
+
+class SearchSpace(ABC):
+    """Enumerable space of children; subclasses say which units a child passes through and how to build them."""
+
+    #: Separator of choice indices in a child's name, e.g. "0-3-1".
+    separator = "-"
+
+    def __init__(self, decisions: Sequence[str], choices: Sequence[Sequence[str]]) -> None:
+        self.decisions = list(decisions)
+        self.choices = [tuple(c) for c in choices]
+        self._radix = [len(c) for c in self.choices]
+
+    # -- enumeration and names -------------------------------------------------------------------------------------
+    @property
+    def num_children(self) -> int:
+        n = 1
+        for r in self._radix:
+            n *= r
+        return n
+
+    def arch(self, index: int) -> Arch:
+        """Choice indices of child `index` (first decision most significant)."""
+        require(0 <= index < self.num_children, "child", index, f"an index in [0, {self.num_children})")
+        digits = []
+        for r in reversed(self._radix):
+            index, d = divmod(index, r)
+            digits.append(d)
+        return tuple(reversed(digits))
+
+    def index(self, arch: Sequence[int]) -> int:
+        require(len(arch) == len(self._radix), "arch", tuple(arch), f"{len(self._radix)} choices, one per decision")
+        i = 0
+        for d, r, name in zip(arch, self._radix, self.decisions):
+            require(0 <= d < r, f"arch[{name}]", d, f"a choice in [0, {r})")
+            i = i * r + int(d)
+        return i
+
+    def children(self) -> Iterator[Arch]:
+        return itertools.product(*(range(r) for r in self._radix))
+
+    def name(self, child: int | Sequence[int]) -> str:
+        arch = self.arch(child) if isinstance(child, int) else tuple(child)
+        return self.separator.join(str(d) for d in arch)
+
+    def parse(self, name: str) -> Arch:
+        """Inverse of `name`."""
+        try:
+            arch = tuple(int(p) for p in name.split(self.separator))
+        except ValueError:
+            raise ValueError(f"child name {name!r} is not {len(self._radix)} integers joined by {self.separator!r}")
+        self.index(arch)  # validates
+        return arch
+
+    def describe(self, child: int | Sequence[int]) -> str:
+        """Readable ops of a child, e.g. 'conv3 > maxpool3 > conv5'."""
+        arch = self.arch(child) if isinstance(child, int) else tuple(child)
+        return " > ".join(self.choices[i][d] for i, d in enumerate(arch))
+
+    @staticmethod
+    def hamming(a: Sequence[int], b: Sequence[int]) -> int:
+        """Number of decisions on which two children differ."""
+        if len(a) != len(b):
+            raise ValueError(f"children of different lengths: {tuple(a)} vs {tuple(b)}")
+        return sum(x != y for x, y in zip(a, b))
+
+    # -- networks --------------------------------------------------------------------------------------------------
+    @abstractmethod
+    def unit_names(self) -> list[str]:
+        """Every unit of the supernet, in forward order (dotted module paths, e.g. 'layers.0.conv3')."""
+
+    @abstractmethod
+    def path(self, arch: Arch) -> list[str]:
+        """The units child `arch` applies, in order; its forward is their composition."""
+
+    @abstractmethod
+    def depth(self, unit: str) -> int:
+        """How deep a unit sits: 0 for the stem, i + 1 for decision i, len(decisions) + 1 for the head.
+
+        Prefix sharing ("share the stem and the first k layers") is defined on it.
+        """
+
+    @abstractmethod
+    def build_unit(self, unit: str, shape: DataShape) -> nn.Module:
+        """A fresh module for `unit`."""
+
+    def build_child(self, child: int | Sequence[int], shape: DataShape) -> nn.Sequential:
+        """A standalone network for one child: its own copy of every unit on its path."""
+        arch = self.arch(child) if isinstance(child, int) else tuple(child)
+        return nn.Sequential(*(self.build_unit(u, shape) for u in self.path(arch)))

@@ -1,0 +1,66 @@
+"""The default space: a stem, `layers` positions that each pick one 1-D op, and a linear head."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from torch import nn
+
+from benchmark.errors import require
+from benchmark.spaces.base import Arch, DataShape, SearchSpace
+from benchmark.spaces.ops import OPS, conv_bn_relu
+
+DEFAULT_OPS = ("conv3", "conv5", "dilconv3", "maxpool3")
+
+
+class ChainSpace(SearchSpace):
+    """stem -> op[0] -> ... -> op[layers-1] -> head; 4 ops x 3 layers = 64 children by default.
+
+    Units are 'stem', 'layers.<i>.<op>' and 'head'. The head pools the sequence to `head_pool` positions so that
+    where a feature occurs still matters (MNIST-1D digits are positional templates) while the head stays small.
+    """
+
+    def __init__(
+        self,
+        layers: int = 3,
+        ops: Sequence[str] = DEFAULT_OPS,
+        channels: int = 16,
+        head_pool: int = 8,
+        affine: bool = False,
+    ) -> None:
+        require(isinstance(layers, int) and layers >= 1, "search_space.layers", layers, "an integer >= 1")
+        ops = list(ops)
+        require(len(ops) >= 1, "search_space.ops", ops, f"a non-empty list of {sorted(OPS)}")
+        for op in ops:
+            require(op in OPS, "search_space.ops", op, f"one of {sorted(OPS)}")
+        require(len(set(ops)) == len(ops), "search_space.ops", ops, "a list without repeated ops")
+        require(isinstance(channels, int) and channels >= 1, "search_space.channels", channels, "an integer >= 1")
+        require(isinstance(head_pool, int) and head_pool >= 1, "search_space.head_pool", head_pool, "an integer >= 1")
+        super().__init__([f"layer{i}" for i in range(layers)], [ops] * layers)
+        self.layers, self.ops, self.channels, self.head_pool, self.affine = layers, ops, channels, head_pool, affine
+
+    def unit_names(self) -> list[str]:
+        return ["stem", *(f"layers.{i}.{op}" for i in range(self.layers) for op in self.ops), "head"]
+
+    def path(self, arch: Arch) -> list[str]:
+        return ["stem", *(f"layers.{i}.{self.ops[d]}" for i, d in enumerate(arch)), "head"]
+
+    def depth(self, unit: str) -> int:
+        if unit == "stem":
+            return 0
+        if unit == "head":
+            return self.layers + 1
+        return int(unit.split(".")[1]) + 1
+
+    def build_unit(self, unit: str, shape: DataShape) -> nn.Module:
+        if unit == "stem":
+            stem = conv_bn_relu(self.channels, 3, affine=self.affine)
+            stem[0] = nn.Conv1d(shape.channels, self.channels, 3, padding=1, bias=False)
+            return stem
+        if unit == "head":
+            return nn.Sequential(
+                nn.AdaptiveAvgPool1d(self.head_pool),
+                nn.Flatten(),
+                nn.Linear(self.channels * self.head_pool, shape.num_classes),
+            )
+        _, _, op = unit.split(".")
+        return OPS[op](self.channels, self.affine)

@@ -1,0 +1,27 @@
+"""Candidate operations on 1-D signals (batch, channels, length); every op keeps the shape."""
+from __future__ import annotations
+
+from typing import Callable
+
+from torch import nn
+
+
+def conv_bn_relu(channels: int, kernel: int, dilation: int = 1, affine: bool = False) -> nn.Sequential:
+    """Conv-BN-ReLU with 'same' padding. BatchNorm is affine-free by default, as in Deeper Insights."""
+    pad = dilation * (kernel - 1) // 2
+    return nn.Sequential(
+        nn.Conv1d(channels, channels, kernel, padding=pad, dilation=dilation, bias=False),
+        nn.BatchNorm1d(channels, affine=affine),
+        nn.ReLU(),
+    )
+
+
+OPS: dict[str, Callable[[int, bool], nn.Module]] = {
+    "conv1": lambda c, affine: conv_bn_relu(c, 1, affine=affine),
+    "conv3": lambda c, affine: conv_bn_relu(c, 3, affine=affine),
+    "conv5": lambda c, affine: conv_bn_relu(c, 5, affine=affine),
+    "dilconv3": lambda c, affine: conv_bn_relu(c, 3, dilation=2, affine=affine),
+    "maxpool3": lambda c, affine: nn.MaxPool1d(3, stride=1, padding=1),
+    "avgpool3": lambda c, affine: nn.AvgPool1d(3, stride=1, padding=1, count_include_pad=False),
+    "skip": lambda c, affine: nn.Identity(),
+}

@@ -1,0 +1,71 @@
+"""The supernet: every unit of the space, in as many copies as the sharing policy asks for.
+
+One implementation serves every sharing degree: a child's forward is the composition of the copies its route names,
+where the route is the space's path with each unit resolved to a copy by the policy.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from benchmark.sharing import SharingPolicy
+from benchmark.spaces import DataShape, SearchSpace
+
+Route = tuple[tuple[str, int], ...]
+
+
+class Supernet(nn.Module):
+    """Holds unit copies under their dotted unit names: parameter 'layers.0.conv3.2.0.weight' is copy 2 of
+    unit 'layers.0.conv3'. Only copies some child uses are allocated."""
+
+    def __init__(self, space: SearchSpace, sharing: SharingPolicy, shape: DataShape) -> None:
+        super().__init__()
+        sharing.bind(space)
+        self.space, self.sharing, self.shape = space, sharing, shape
+        owners: dict[str, dict[int, int]] = {u: {} for u in space.unit_names()}
+        routes = []
+        for child, arch in enumerate(space.children()):
+            route = []
+            for unit in space.path(arch):
+                copies = owners[unit]
+                route.append((unit, copies.setdefault(sharing.owner(child, unit), len(copies))))
+            routes.append(tuple(route))
+        self.routes: list[Route] = routes
+        self._units: dict[tuple[str, int], nn.Module] = {}
+        for unit, copies in owners.items():
+            if not copies:
+                continue
+            bank = nn.ModuleList(space.build_unit(unit, shape) for _ in copies)
+            self._install(unit, bank)
+            for copy, module in enumerate(bank):
+                self._units[(unit, copy)] = module
+
+    def _install(self, unit: str, bank: nn.ModuleList) -> None:
+        *parents, leaf = unit.split(".")
+        container: nn.Module = self
+        for part in parents:
+            if part not in container._modules:
+                container.add_module(part, nn.ModuleDict())
+            container = container._modules[part]
+        container.add_module(leaf, bank)
+
+    @property
+    def num_children(self) -> int:
+        return len(self.routes)
+
+    def unit(self, unit: str, copy: int) -> nn.Module:
+        return self._units[(unit, copy)]
+
+    def child_modules(self, child: int) -> list[nn.Module]:
+        return [self._units[key] for key in self.routes[child]]
+
+    def child_parameters(self, child: int) -> Iterator[nn.Parameter]:
+        for module in self.child_modules(child):
+            yield from module.parameters()
+
+    def forward(self, x: torch.Tensor, child: int) -> torch.Tensor:
+        for key in self.routes[child]:
+            x = self._units[key](x)
+        return x

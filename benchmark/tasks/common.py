@@ -1,0 +1,61 @@
+"""What every task shares: building the study from the config, and closing W&B whatever happens."""
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from typing import Any, Callable
+
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from benchmark.data import ArrayDataModule
+from benchmark.module import SupernetModule
+from benchmark.supernet import Supernet
+
+log = logging.getLogger(__name__)
+
+
+def task_wrapper(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
+    """Always finish the W&B run, also on exceptions: under Hydra multirun an open run swallows the next job's."""
+
+    @functools.wraps(task)
+    def wrapped(cfg: DictConfig) -> Any:
+        try:
+            return task(cfg)
+        finally:
+            if "wandb" in sys.modules:
+                import wandb
+
+                if wandb.run is not None:
+                    wandb.finish()
+
+    return wrapped
+
+
+def build_study(cfg: DictConfig) -> tuple[ArrayDataModule, SupernetModule]:
+    """Seed, then compose data, space, sharing policy, supernet, sampler and module from the config."""
+    pl.seed_everything(cfg.seed, workers=True)
+    datamodule: ArrayDataModule = instantiate(cfg.data)
+    space = instantiate(cfg.search_space)
+    supernet = Supernet(space, instantiate(cfg.sharing), datamodule.shape)
+    sampler = instantiate(cfg.sampler, space=space)
+    module: SupernetModule = instantiate(cfg.module, supernet=supernet, sampler=sampler)
+    return datamodule, module
+
+
+def instantiate_all(node: DictConfig | None) -> list[Any]:
+    """Instantiate every `_target_` entry of a dict node (callbacks, loggers); others are skipped."""
+    if not node:
+        return []
+    return [instantiate(v) for v in node.values() if isinstance(v, DictConfig) and "_target_" in v]
+
+
+def build_trainer(cfg: DictConfig) -> pl.Trainer:
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=instantiate_all(cfg.get("callbacks")),
+                                      logger=instantiate_all(cfg.get("logger")) or False)
+    hparams = OmegaConf.to_container(cfg, resolve=True)
+    for logger in trainer.loggers:
+        logger.log_hyperparams(hparams)
+    return trainer
