@@ -24,7 +24,7 @@ class ArrayDataModule(pl.LightningDataModule):
     shape: DataShape
 
     def __init__(self, batch_size: int = 128, val_size: int = 800, split_seed: int = 0,
-                 eval_batch_size: int = 1024) -> None:
+                 eval_batch_size: int = 400) -> None:
         super().__init__()
         require(isinstance(batch_size, int) and batch_size >= 1, "data.batch_size", batch_size, "an integer >= 1")
         require(isinstance(eval_batch_size, int) and eval_batch_size >= 1, "data.eval_batch_size", eval_batch_size,

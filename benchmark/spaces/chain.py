@@ -7,7 +7,7 @@ from torch import nn
 
 from benchmark.errors import require
 from benchmark.spaces.base import Arch, DataShape, SearchSpace
-from benchmark.spaces.ops import OPS, conv_bn_relu
+from benchmark.spaces.ops import OPS, SegmentMean, conv_bn_relu
 
 DEFAULT_OPS = ("conv3", "conv5", "dilconv3", "maxpool3")
 
@@ -58,7 +58,7 @@ class ChainSpace(SearchSpace):
             return stem
         if unit == "head":
             return nn.Sequential(
-                nn.AdaptiveAvgPool1d(self.head_pool),
+                SegmentMean(self.head_pool),
                 nn.Flatten(),
                 nn.Linear(self.channels * self.head_pool, shape.num_classes),
             )

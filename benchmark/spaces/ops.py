@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -12,8 +14,23 @@ def conv_bn_relu(channels: int, kernel: int, dilation: int = 1, affine: bool = F
     return nn.Sequential(
         nn.Conv1d(channels, channels, kernel, padding=pad, dilation=dilation, bias=False),
         nn.BatchNorm1d(channels, affine=affine),
-        nn.ReLU(),
+        nn.ReLU(inplace=True),
     )
+
+
+class SegmentMean(nn.Module):
+    """Average over `segments` equal segments of the sequence; several times faster than AdaptiveAvgPool1d on CPU
+    when the length divides evenly (it falls back to it otherwise)."""
+
+    def __init__(self, segments: int) -> None:
+        super().__init__()
+        self.segments = segments
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        length = x.shape[-1]
+        if length % self.segments:
+            return F.adaptive_avg_pool1d(x, self.segments)
+        return x.unflatten(-1, (self.segments, length // self.segments)).mean(-1)
 
 
 OPS: dict[str, Callable[[int, bool], nn.Module]] = {

@@ -1,0 +1,93 @@
+"""Speed benchmark: `python -m benchmark.perf [--quick] [--json PATH]`.
+
+Prints each figure as a ratio against a baseline measured in the same process (machines are noisy):
+- ranking cost: ranking every child (BatchNorm re-calibration included) / one supernet training epoch through Lightning;
+- prefix-tree evaluation vs. evaluating child by child (same numbers, tested).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from functools import partial
+from pathlib import Path
+from typing import Callable
+
+import pytorch_lightning as pl
+import torch
+
+from benchmark.data import MNIST1DDataModule
+from benchmark.evaluation import evaluate_child_by_child, evaluate_children
+from benchmark.module import SupernetModule
+from benchmark.samplers import UniformSampler
+from benchmark.sharing import FullSharing
+from benchmark.spaces import ChainSpace
+from benchmark.supernet import Supernet
+
+
+def _median_time(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+class _EpochTimer(pl.Callback):
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.times.append(time.perf_counter() - self._start)
+
+
+def ranking_cost(cache_dir: str, epochs: int, repeats: int, calib_batches: int = 4) -> dict[str, float]:
+    pl.seed_everything(0)
+    dm = MNIST1DDataModule(cache_dir=cache_dir)
+    dm.setup()
+    space = ChainSpace()
+    supernet = Supernet(space, FullSharing(), dm.shape)
+    module = SupernetModule(supernet, UniformSampler(space), partial(torch.optim.SGD, lr=0.05, momentum=0.9,
+                                                                      weight_decay=1e-4))
+    timer = _EpochTimer()
+    trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+                         callbacks=[timer])
+    trainer.fit(module, datamodule=dm)
+    epoch = statistics.median(timer.times[1:] or timer.times)  # the first epoch pays for warm-up
+    val, calib = list(dm.val_dataloader()), dm.calibration_inputs(calib_batches)
+    children = range(supernet.num_children)
+    tree = _median_time(lambda: evaluate_children(supernet, children, val, calib), repeats)
+    naive = _median_time(lambda: evaluate_child_by_child(supernet, children, val, calib), max(1, repeats // 2))
+    return {"train_epoch_s": epoch, "ranking_s": tree, "ranking_child_by_child_s": naive,
+            "ranking_over_epoch": tree / epoch, "tree_speedup": naive / tree}
+
+
+def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer epochs and repeats (CI smoke)")
+    parser.add_argument("--cache-dir", default=".cache")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(torch.get_num_threads())
+    results = {"ranking_cost": ranking_cost(args.cache_dir, epochs=2 if args.quick else 6,
+                                            repeats=2 if args.quick else 7)}
+    r = results["ranking_cost"]
+    print(f"threads={torch.get_num_threads()}  (default space: 64 children, MNIST-1D, 800 validation examples)")
+    print(f"one supernet training epoch (Lightning) : {r['train_epoch_s'] * 1e3:8.1f} ms")
+    print(f"rank all children, prefix tree          : {r['ranking_s'] * 1e3:8.1f} ms   "
+          f"ratio to an epoch: {r['ranking_over_epoch']:.2f}")
+    print(f"rank all children, child by child       : {r['ranking_child_by_child_s'] * 1e3:8.1f} ms   "
+          f"prefix tree is {r['tree_speedup']:.2f}x faster")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+if __name__ == "__main__":
+    main()
