@@ -38,6 +38,8 @@ def make_cfg(tmp_path: Path, cache_dir: Path) -> Callable[..., DictConfig]:
             cfg.paths.cache_dir = str(cache_dir)
             cfg.paths.output_dir = str(tmp_path / "out")
         HydraConfig.instance().set_config(cfg)
+        with open_dict(cfg):
+            del cfg["hydra"]  # the task function never sees it
         return cfg
 
     yield make

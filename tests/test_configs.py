@@ -1,0 +1,56 @@
+"""Every option of every config group composes (as `run.py` sees it) and instantiates."""
+from pathlib import Path
+
+import pytest
+import pytorch_lightning as pl
+
+from benchmark.tasks.common import build_study, build_trainer, instantiate_all
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def test_default_config(make_cfg):
+    cfg = make_cfg()
+    assert cfg.task.name == "search" and cfg.seed == 0
+    assert cfg.study == "mnist1d-chain-full-uniform"
+    assert cfg.trainer.max_epochs == 40
+    datamodule, module = build_study(cfg)
+    assert module.supernet.num_children == 64
+    assert datamodule.shape.length == 40
+
+
+@pytest.mark.parametrize("group", ["search_space", "sharing", "sampler", "data"])
+def test_every_study_option_builds(make_cfg, group):
+    for option in options(group):
+        cfg = make_cfg(f"{group}={option}")
+        datamodule, module = build_study(cfg)
+        assert module.supernet.num_children == 4 ** cfg.search_space.layers
+        assert module.sampler.sample()[0] in range(module.supernet.num_children)
+
+
+@pytest.mark.parametrize("option", options("logger"))
+def test_every_logger_option_instantiates(make_cfg, option):
+    loggers = instantiate_all(make_cfg(f"logger={option}").get("logger"))
+    assert option != "none" or loggers == []
+    assert option != "default" or len(loggers) == 2
+
+
+@pytest.mark.parametrize("option", options("trainer"))
+def test_every_trainer_option_composes(make_cfg, option):
+    cfg = make_cfg(f"trainer={option}", "trainer.max_epochs=2")
+    assert cfg.trainer.max_epochs == 2
+    if cfg.trainer.accelerator == "cpu":
+        assert isinstance(build_trainer(make_cfg(f"trainer={option}", "logger=csv")), pl.Trainer)
+
+
+@pytest.mark.parametrize("group", ["task", "callbacks", "module", "experiment"])
+def test_other_groups_compose(make_cfg, group):
+    for option in options(group):
+        cfg = make_cfg(f"{group}={option}")
+        if group == "callbacks":
+            assert instantiate_all(cfg.callbacks)
+        assert cfg.task.fn.startswith("benchmark.tasks.")

@@ -1,0 +1,79 @@
+"""Ranking children with shared weights: the prefix tree equals child-by-child evaluation, and leaves no trace."""
+import pytest
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+
+from benchmark.callbacks.ranking import rank_children
+from benchmark.data import MNIST1DDataModule
+from benchmark.evaluation import ChildScore, evaluate_child_by_child, evaluate_children
+from benchmark.sharing import FullSharing, PartialSharing, PrefixSharing
+from benchmark.spaces import ChainSpace
+from benchmark.supernet import Supernet
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    dm = MNIST1DDataModule(cache_dir=tmp_path_factory.mktemp("c"), batch_size=64, eval_batch_size=300)
+    dm.setup()
+    return list(dm.val_dataloader()), dm.calibration_inputs(3), dm
+
+
+def trained_supernet(policy, dm, steps=30):
+    """A supernet whose BN statistics are stale (trained on random children), so calibration matters."""
+    pl.seed_everything(0)
+    space = ChainSpace()
+    net = Supernet(space, policy, dm.shape)
+    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    g = torch.Generator().manual_seed(0)
+    for step, (x, y) in enumerate(dm.train_dataloader()):
+        if step == steps:
+            break
+        opt.zero_grad()
+        F.cross_entropy(net(x, int(torch.randint(64, (1,), generator=g))), y).backward()
+        opt.step()
+    return net
+
+
+@pytest.mark.parametrize("policy", [FullSharing, lambda: PartialSharing(4, "random"), lambda: PrefixSharing(1)])
+@pytest.mark.parametrize("calibrate", [True, False])
+def test_prefix_tree_equals_child_by_child(data, policy, calibrate):
+    val, calib, dm = data
+    net = trained_supernet(policy(), dm)
+    calib = calib if calibrate else []
+    children = list(range(64))
+    fast = evaluate_children(net, children, val, calib)
+    slow = evaluate_child_by_child(net, children, val, calib)
+    assert [s.child for s in fast] == children
+    for f, s in zip(fast, slow):
+        assert f.val_acc == s.val_acc
+        assert f.val_loss == pytest.approx(s.val_loss, rel=1e-5)
+    assert len({s.val_acc for s in fast}) > 10  # children really differ
+
+
+def test_calibration_changes_the_ranking_and_leaves_the_supernet_untouched(data):
+    val, calib, dm = data
+    net = trained_supernet(FullSharing(), dm)
+    net.train()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    momenta = [m.momentum for m in net.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    stale = evaluate_children(net, range(64), val)
+    fresh = evaluate_children(net, range(64), val, calib)
+    assert [s.val_acc for s in stale] != [s.val_acc for s in fresh]
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    assert momenta == [m.momentum for m in net.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert all(m.training for m in net.modules())
+
+
+def test_subset_of_children(data):
+    val, calib, dm = data
+    net = trained_supernet(FullSharing(), dm, steps=5)
+    some = [5, 17, 63]
+    by_child = {s.child: s for s in evaluate_children(net, range(64), val, calib)}
+    for s in evaluate_children(net, some, val, calib):
+        assert s.val_acc == by_child[s.child].val_acc
+
+
+def test_rank_order_and_ties():
+    scores = [ChildScore(0, 0.5, 1.0), ChildScore(1, 0.7, 2.0), ChildScore(2, 0.5, 0.9), ChildScore(3, 0.5, 0.9)]
+    assert [s.child for s in rank_children(scores)] == [1, 2, 3, 0]

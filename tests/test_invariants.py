@@ -1,0 +1,69 @@
+"""Invariant 1: a training step on child c changes no parameter and no BatchNorm buffer that c does not use."""
+from functools import partial
+
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from benchmark.data import MNIST1DDataModule
+from benchmark.module import SupernetModule
+from benchmark.samplers import Sampler
+from benchmark.sharing import FullSharing, KeywordSharing, NoSharing, PartialSharing, PrefixSharing
+from benchmark.spaces import ChainSpace
+from benchmark.supernet import Supernet
+
+
+class ScriptedSampler(Sampler):
+    """Plays a fixed list of children, one per step."""
+
+    def __init__(self, space, script):
+        super().__init__(space)
+        self.script, self.step = list(script), 0
+
+    def sample(self):
+        child = self.script[self.step % len(self.script)]
+        self.step += 1
+        return [child]
+
+
+class StateRecorder(pl.Callback):
+    def __init__(self):
+        self.states = []
+
+    def on_train_start(self, trainer, pl_module):
+        self.states.append({k: v.detach().clone() for k, v in pl_module.supernet.state_dict().items()})
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.states.append({k: v.detach().clone() for k, v in pl_module.supernet.state_dict().items()})
+
+
+POLICIES = [FullSharing, NoSharing, lambda: PartialSharing(4, "random"), lambda: PrefixSharing(2),
+            lambda: KeywordSharing(["layers.*.conv*"], mode="unshare")]
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_step_changes_only_the_sampled_childs_weights(policy, cache_dir):
+    pl.seed_everything(0)
+    dm = MNIST1DDataModule(cache_dir=cache_dir, batch_size=64)
+    space = ChainSpace()
+    net = Supernet(space, policy(), dm.shape)
+    # Child 0 uses conv3 everywhere; then children that never use conv3 in layer 0 - momentum and weight decay
+    # would move layers.0.conv3 if its gradient were zero instead of None.
+    script = [0, 63, 42, 21, 0, 53, 22]
+    module = SupernetModule(net, ScriptedSampler(space, script),
+                            partial(torch.optim.SGD, lr=0.1, momentum=0.9, weight_decay=1e-2))
+    recorder = StateRecorder()
+    pl.Trainer(max_epochs=1, limit_train_batches=len(script), accelerator="cpu", logger=False,
+               enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+               limit_val_batches=0, callbacks=[recorder]).fit(module, datamodule=dm)
+    assert len(recorder.states) == len(script) + 1
+    for step, child in enumerate(script):
+        used = {f"{unit}.{copy}." for unit, copy in net.routes[child]}
+        before, after = recorder.states[step], recorder.states[step + 1]
+        moved = {k for k in before if not torch.equal(before[k], after[k])}
+        assert moved, "the sampled child must train"
+        stray = {k for k in moved if not any(k.startswith(prefix) for prefix in used)}
+        assert not stray, f"step {step} on child {child} moved {sorted(stray)[:5]}"
+        # Everything of the child that has weights moved (BN buffers too).
+        assert all(any(k.startswith(p) for k in moved) for p in used
+                   if any(k.startswith(p) for k in before))

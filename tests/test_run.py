@@ -1,0 +1,88 @@
+"""`python run.py` end to end, as a user runs it: outputs, determinism, W&B offline, and clear errors."""
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+SMOKE = ["experiment=smoke", "trainer.limit_train_batches=4"]
+
+
+def search(tmp: Path, cache: Path, *overrides: str, logger: str = "csv") -> Path:
+    out = tmp / "run"
+    run_cli(*SMOKE, f"logger={logger}", f"hydra.run.dir={out}", f"paths.cache_dir={cache}", *overrides)
+    return out
+
+
+def read_rankings(out: Path) -> list[dict[str, str]]:
+    with open(out / "rankings.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_smoke_run_ranks_all_children_every_epoch(tmp_path, cache_dir):
+    out = search(tmp_path, cache_dir, "trainer.max_epochs=2")
+    rows = read_rankings(out)
+    assert list(rows[0]) == ["epoch", "step", "child", "val_acc", "val_loss", "rank"]
+    for epoch in (0, 1):
+        epoch_rows = [r for r in rows if r["epoch"] == str(epoch)]
+        assert len(epoch_rows) == 64
+        assert {r["child"] for r in epoch_rows} == {f"{a}-{b}-{c}" for a in range(4) for b in range(4) for c in range(4)}
+        assert [int(r["rank"]) for r in epoch_rows] == list(range(1, 65))
+        accs = [float(r["val_acc"]) for r in epoch_rows]
+        assert accs == sorted(accs, reverse=True)
+        assert {r["step"] for r in epoch_rows} == {str(4 * (epoch + 1))}
+    snapshot = json.loads((out / "snapshot.json").read_text())
+    assert snapshot["ranked_on"] == "val" and snapshot["val_size"] == 800 and snapshot["num_children"] == 64
+    assert (out / "checkpoints" / "last.ckpt").exists()
+    assert (out / "csv" / "metrics.csv").exists() and (out / ".hydra" / "config.yaml").exists()
+
+
+def test_same_seed_same_rankings_bit_for_bit_and_other_seed_differs(tmp_path, cache_dir):
+    a = search(tmp_path / "a", cache_dir, "seed=1")
+    b = search(tmp_path / "b", cache_dir, "seed=1")
+    c = search(tmp_path / "c", cache_dir, "seed=2")
+    assert (a / "rankings.csv").read_bytes() == (b / "rankings.csv").read_bytes()
+    assert (a / "rankings.csv").read_bytes() != (c / "rankings.csv").read_bytes()
+    losses = lambda out: [float(r["val_loss"]) for r in read_rankings(out)]
+    assert losses(a) != losses(c)
+
+
+def test_wandb_runs_offline_and_is_finished(tmp_path, cache_dir):
+    out = search(tmp_path, cache_dir, logger="default")
+    runs = list((out / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and list(runs[0].glob("*.wandb"))
+    assert (out / "csv" / "metrics.csv").exists()
+
+
+def test_top_k_printed_at_the_end(tmp_path, cache_dir):
+    out = tmp_path / "run"
+    proc = run_cli(*SMOKE, "logger=csv", f"hydra.run.dir={out}", f"paths.cache_dir={cache_dir}",
+                   "callbacks.ranking.top_k=3")
+    text = proc.stdout + proc.stderr
+    assert "Top 3 children after epoch 0" in text
+    best = read_rankings(out)[0]["child"]
+    assert f"1. {best}" in text
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [("search_space.layers=0", "search_space.layers"),
+     ("search_space.ops=[conv3,conv9]", "search_space.ops"),
+     ("callbacks.ranking.top_k=65", "callbacks.ranking.top_k"),
+     ("callbacks.ranking.calib_batches=-1", "callbacks.ranking.calib_batches"),
+     ("sharing=partial sharing.groups=100", "sharing.groups")],
+)
+def test_impossible_values_stop_before_training_with_a_clear_message(tmp_path, cache_dir, override, key):
+    proc = run_cli(*SMOKE, "logger=csv", f"hydra.run.dir={tmp_path}", f"paths.cache_dir={cache_dir}",
+                   *override.split(), check=False)
+    assert proc.returncode == 2
+    assert f"error: {key}=" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "rankings.csv").exists()
+
+
+def test_unknown_option_gets_hydras_message(tmp_path):
+    proc = run_cli("sharing=halfway", f"hydra.run.dir={tmp_path}", check=False)
+    assert proc.returncode != 0
+    assert "sharing/halfway" in proc.stderr and "Available options" in proc.stderr
