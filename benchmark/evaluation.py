@@ -74,9 +74,19 @@ def preserved_state(module: nn.Module) -> Iterator[None]:
             m.training = mode
 
 
+def _has_batchnorm(supernet: Supernet, node: _Node) -> bool:
+    return bool(_batchnorms(supernet.unit(*node.key))) or any(
+        _has_batchnorm(supernet, c) for c in node.children.values())
+
+
 def _calibrate(supernet: Supernet, nodes: list[_Node], inputs: list[torch.Tensor]) -> None:
-    """Depth-first: re-estimate each node's BN statistics (cumulative average over the batches, train mode)."""
+    """Depth-first: re-estimate each node's BN statistics (cumulative average over the batches, train mode).
+
+    Subtrees without BatchNorm (e.g. a pooling op followed by the head) are skipped: nothing there to calibrate.
+    """
     for node in nodes:
+        if not _has_batchnorm(supernet, node):
+            continue
         module = supernet.unit(*node.key)
         bns = _batchnorms(module)
         for bn in bns:

@@ -46,7 +46,7 @@ class _EpochTimer(pl.Callback):
         self.times.append(time.perf_counter() - self._start)
 
 
-def ranking_cost(cache_dir: str, epochs: int, repeats: int, calib_batches: int = 4) -> dict[str, float]:
+def ranking_cost(cache_dir: str, epochs: int, repeats: int, calib_batches: int = 2) -> dict[str, float]:
     pl.seed_everything(0)
     dm = MNIST1DDataModule(cache_dir=cache_dir)
     dm.setup()

@@ -27,7 +27,7 @@ def rank_children(scores: list[ChildScore]) -> list[ChildScore]:
 
 
 class RankingSnapshot(pl.Callback):
-    def __init__(self, output_dir: str, top_k: int = 5, calib_batches: int = 4,
+    def __init__(self, output_dir: str, top_k: int = 5, calib_batches: int = 2,
                  filename: str = "rankings.csv") -> None:
         require(isinstance(top_k, int) and top_k >= 1, "callbacks.ranking.top_k", top_k, "an integer >= 1")
         require(isinstance(calib_batches, int) and calib_batches >= 0, "callbacks.ranking.calib_batches",
