@@ -59,13 +59,16 @@ class ArrayDataModule(pl.LightningDataModule):
         return {"dataset": type(self).__name__, "split_seed": self.split_seed,
                 **{f"{k}_size": len(v) for k, v in self.splits.items()}}
 
-    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+    def _loader(self, split: str, batch_size: int, shuffle: bool,
+                generator: torch.Generator | None = None) -> DataLoader:
         ds = self.splits[split]
-        order = RandomSampler(ds) if shuffle else SequentialSampler(ds)
+        order = RandomSampler(ds, generator=generator) if shuffle else SequentialSampler(ds)
         return DataLoader(ds, sampler=BatchSampler(order, batch_size, drop_last=False), batch_size=None)
 
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.batch_size, shuffle=True)
+    def train_dataloader(self, generator: torch.Generator | None = None) -> DataLoader:
+        """Shuffled training batches; by default from the global RNG (seeded by the run), or from `generator`
+        when a caller needs the same batch order elsewhere (ground truth trains every child on one order per seed)."""
+        return self._loader("train", self.batch_size, shuffle=True, generator=generator)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", self.eval_batch_size, shuffle=False)

@@ -85,6 +85,18 @@ class SearchSpace(ABC):
         arch = self.arch(child) if isinstance(child, int) else tuple(child)
         return " > ".join(self.choices[i][d] for i, d in enumerate(arch))
 
+    def parse_ops(self, text: str) -> Arch:
+        """Inverse of `describe`: 'conv3 > maxpool3 > conv5' -> (0, 3, 1)."""
+        ops = [t.strip() for t in text.split(">")]
+        if len(ops) != len(self.choices):
+            raise ValueError(f"{text!r} names {len(ops)} ops; this space has {len(self.choices)} decisions")
+        arch = []
+        for i, op in enumerate(ops):
+            if op not in self.choices[i]:
+                raise ValueError(f"{text!r}: op {op!r} is not a choice of {self.decisions[i]} {list(self.choices[i])}")
+            arch.append(self.choices[i].index(op))
+        return tuple(arch)
+
     @staticmethod
     def hamming(a: Sequence[int], b: Sequence[int]) -> int:
         """Number of decisions on which two children differ."""

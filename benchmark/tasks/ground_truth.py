@@ -1,0 +1,118 @@
+"""task=ground_truth: train every child of the space alone, `gt_seeds` times, children side by side in chunks."""
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from benchmark.data import ArrayDataModule
+from benchmark.errors import require
+from benchmark.ground_truth import (GroundTruth, cache_folder, pending_pairs, provenance, read_parts, read_table)
+from benchmark.io import write_csv, write_json
+from benchmark.spaces import SearchSpace
+from benchmark.stacked import StackedChildren, StackedChildrenModule, stack_accuracy
+from benchmark.tasks.common import task_wrapper
+
+log = logging.getLogger(__name__)
+
+
+def init_seed(seed: int, child: int, space: SearchSpace) -> int:
+    """Each (seed, child) pair starts from its own weights, whatever chunk or shard trains it."""
+    return seed * space.num_children + child
+
+
+def train_chunk(cfg: DictConfig, space: SearchSpace, dm: ArrayDataModule, seed: int,
+                children: list[int]) -> list[dict[str, Any]]:
+    """Train `children` side by side on seed `seed`'s batch order; return their table rows."""
+    stack = StackedChildren(space, children, dm.shape, [init_seed(seed, c, space) for c in children])
+    recipe = cfg.ground_truth
+    module = StackedChildrenModule(stack, instantiate(recipe.optimizer), instantiate(recipe.scheduler))
+    trainer: pl.Trainer = instantiate(cfg.trainer, max_epochs=recipe.epochs, logger=False, callbacks=[],
+                                      enable_checkpointing=False, enable_progress_bar=False,
+                                      enable_model_summary=False, limit_val_batches=0)
+    quiet = logging.getLogger("pytorch_lightning.utilities.rank_zero")
+    level, quiet.level = quiet.level, logging.WARNING  # one chunk after another: skip Lightning's banner
+    try:
+        trainer.fit(module, train_dataloaders=dm.train_dataloader(generator=torch.Generator().manual_seed(seed)))
+    finally:
+        quiet.setLevel(level)
+    val, test = stack_accuracy(stack, dm.val_dataloader()), stack_accuracy(stack, dm.test_dataloader())
+    return [{"child": space.name(c), "seed": seed, "val_acc": v, "test_acc": t,
+             "params": sum(p.numel() for p in space.build_child(c, dm.shape).parameters()),
+             "epochs": recipe.epochs} for c, v, t in zip(children, val, test)]
+
+
+def log_stability(table: GroundTruth) -> dict[str, float]:
+    s = table.stability()
+    if "s_tau" in s:
+        log.info("ground truth over %d seeds (%s): S-Tau %.3f (min %.3f, max %.3f); leave-one-out GT-Tau %.3f +- %.3f; "
+                 "T1R %.2f, T3R %.2f  <- the ceiling for any supernet", s["seeds"], table.metric, s["s_tau"],
+                 s["s_tau_min"], s["s_tau_max"], s["gt_tau"], s["gt_tau_std"], s["t1r"], s["t3r"])
+    best = max(table.scores().items(), key=lambda kv: kv[1])
+    log.info("ground truth: %d children, best %s (%s %.4f)", len(table.children), best[0], table.metric, best[1])
+    return s
+
+
+@task_wrapper
+def run(cfg: DictConfig) -> dict[str, float]:
+    seeds, shard, shards = cfg.gt_seeds, cfg.gt_shard, cfg.gt_num_shards
+    require(isinstance(seeds, int) and seeds >= 1, "gt_seeds", seeds, "an integer >= 1")
+    require(isinstance(shards, int) and shards >= 1, "gt_num_shards", shards, "an integer >= 1")
+    require(isinstance(shard, int) and 0 <= shard < shards, "gt_shard", shard, f"an integer in [0, {shards})")
+    require(isinstance(cfg.ground_truth.chunk, int) and cfg.ground_truth.chunk >= 1, "ground_truth.chunk",
+            cfg.ground_truth.chunk, "an integer >= 1 (children trained side by side)")
+    require(isinstance(cfg.ground_truth.epochs, int) and cfg.ground_truth.epochs >= 1, "ground_truth.epochs",
+            cfg.ground_truth.epochs, "an integer >= 1")
+    space: SearchSpace = instantiate(cfg.search_space)
+    folder, out = cache_folder(cfg), Path(cfg.paths.output_dir)
+    table_path = folder / "ground_truth.csv"
+    wanted = [(s, c) for s in range(seeds) for c in range(space.num_children)]
+    if table_path.is_file():
+        table = read_table(table_path, space, cfg.ground_truth.metric, key="ground_truth cache")
+        if set(table.seeds) >= set(range(seeds)):
+            log.info("ground truth found in the cache: %s", table_path)
+            return _finish(table, table_path, out, seeds)
+    pl.seed_everything(cfg.seed, workers=True)
+    dm: ArrayDataModule = instantiate(cfg.data)
+    dm.setup()
+    write_json(folder / "provenance.json", provenance(cfg))
+    part = folder / f"part-{shard}-of-{shards}.csv"
+    mine = wanted[shard::shards]
+    done = {(r["child"], r["seed"]) for r in read_parts(folder)}
+    todo = pending_pairs(mine, done, space)
+    log.info("ground truth shard %d/%d: %d of %d (child, seed) pairs to train, %d already done; cache %s",
+             shard, shards, len(todo), len(mine), len(mine) - len(todo), folder)
+    rows = [r for r in read_parts(folder) if (r["seed"], space.index(space.parse(r["child"]))) in set(mine)]
+    chunk, start, trained = cfg.ground_truth.chunk, time.perf_counter(), 0
+    for seed, group in groupby(todo, key=lambda p: p[0]):
+        children = [c for _, c in group]
+        for i in range(0, len(children), chunk):
+            rows += train_chunk(cfg, space, dm, seed, children[i:i + chunk])
+            write_csv(part, ("child", "seed", "val_acc", "test_acc", "params", "epochs"),
+                      [[r[k] for k in ("child", "seed", "val_acc", "test_acc", "params", "epochs")] for r in rows])
+            trained += len(children[i:i + chunk])
+            log.info("seed %d: %d/%d pairs trained (%.1f s per child)", seed, trained, len(todo),
+                     (time.perf_counter() - start) / trained)
+    merged = sorted(read_parts(folder), key=lambda r: (r["seed"], space.index(space.parse(r["child"]))))
+    if {(r["seed"], space.index(space.parse(r["child"]))) for r in merged} >= set(wanted):
+        table = GroundTruth(merged, cfg.ground_truth.metric, provenance(cfg))
+        table.save(table_path)
+        return _finish(table, table_path, out, seeds)
+    log.info("shard %d done; the table is complete once every shard has run (%d of %d pairs so far)",
+             shard, len(merged), len(wanted))
+    return {}
+
+
+def _finish(table: GroundTruth, table_path: Path, out: Path, seeds: int) -> dict[str, float]:
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(table_path, out / "ground_truth.csv")
+    shutil.copyfile(table_path.with_suffix(".json"), out / "ground_truth.json")
+    return log_stability(table)
