@@ -2,7 +2,8 @@
 
 Prints each figure as a ratio against a baseline measured in the same process (machines are noisy):
 - ranking cost: ranking every child (BatchNorm re-calibration included) / one supernet training epoch through Lightning;
-- prefix-tree evaluation vs. evaluating child by child (same numbers, tested).
+- prefix-tree evaluation vs. evaluating child by child (same numbers, tested);
+- ground truth: children trained side by side (stacked) vs. one after another, same recipe and batches.
 """
 from __future__ import annotations
 
@@ -68,15 +69,41 @@ def ranking_cost(cache_dir: str, epochs: int, repeats: int, calib_batches: int =
             "ranking_over_epoch": tree / epoch, "tree_speedup": naive / tree}
 
 
+def ground_truth_throughput(cache_dir: str, children: int, epochs: int, chunk: int) -> dict[str, float]:
+    from hydra import compose, initialize_config_dir
+
+    from benchmark.tasks.ground_truth import train_chunk
+
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        cfg = compose("config", overrides=[f"ground_truth.epochs={epochs}", f"paths.cache_dir={cache_dir}",
+                                           "paths.root_dir=.", "paths.output_dir=."])
+    dm = MNIST1DDataModule(cache_dir=cache_dir)
+    dm.setup()
+    space, ids = ChainSpace(), list(range(children))
+    start = time.perf_counter()
+    stacked = [r for i in range(0, children, chunk) for r in train_chunk(cfg, space, dm, 0, ids[i:i + chunk])]
+    t_stacked = time.perf_counter() - start
+    start = time.perf_counter()
+    alone = [r for c in ids for r in train_chunk(cfg, space, dm, 0, [c])]
+    t_alone = time.perf_counter() - start
+    return {"children": children, "epochs": epochs, "chunk": chunk, "stacked_s": t_stacked,
+            "one_by_one_s": t_alone, "speedup": t_alone / t_stacked,
+            "max_abs_test_acc_diff": max(abs(a["test_acc"] - b["test_acc"]) for a, b in zip(stacked, alone))}
+
+
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer epochs and repeats (CI smoke)")
     parser.add_argument("--cache-dir", default=".cache")
+    parser.add_argument("--chunk", type=int, default=16, help="children trained side by side")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     torch.set_num_threads(torch.get_num_threads())
     results = {"ranking_cost": ranking_cost(args.cache_dir, epochs=2 if args.quick else 6,
                                             repeats=2 if args.quick else 7)}
+    results["ground_truth"] = ground_truth_throughput(args.cache_dir, children=8 if args.quick else 32,
+                                                      epochs=1 if args.quick else 3, chunk=args.chunk)
     r = results["ranking_cost"]
     print(f"threads={torch.get_num_threads()}  (default space: 64 children, MNIST-1D, 800 validation examples)")
     print(f"one supernet training epoch (Lightning) : {r['train_epoch_s'] * 1e3:8.1f} ms")
@@ -84,6 +111,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
           f"ratio to an epoch: {r['ranking_over_epoch']:.2f}")
     print(f"rank all children, child by child       : {r['ranking_child_by_child_s'] * 1e3:8.1f} ms   "
           f"prefix tree is {r['tree_speedup']:.2f}x faster")
+    g = results["ground_truth"]
+    print(f"ground truth, {g['children']} children x {g['epochs']} epochs: side by side (chunk {g['chunk']}) "
+          f"{g['stacked_s']:.1f} s, one after another {g['one_by_one_s']:.1f} s -> {g['speedup']:.2f}x "
+          f"(max |test acc difference| {g['max_abs_test_acc_diff']:.4f})")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return results

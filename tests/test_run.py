@@ -86,3 +86,30 @@ def test_unknown_option_gets_hydras_message(tmp_path):
     proc = run_cli("sharing=halfway", f"hydra.run.dir={tmp_path}", check=False)
     assert proc.returncode != 0
     assert "sharing/halfway" in proc.stderr and "Available options" in proc.stderr
+
+
+def test_search_is_judged_against_an_imported_ground_truth(tmp_path, cache_dir):
+    from benchmark.spaces import ChainSpace
+
+    space = ChainSpace()
+    table = tmp_path / "published.csv"
+    table.write_text("arch,accuracy\n" + "".join(f"{space.describe(i)},{(i * 37 % 64) / 64}\n" for i in range(64)))
+    out = search(tmp_path, cache_dir, f"ground_truth.path={table}", "ground_truth.metric=accuracy")
+    rows = read_rankings(out)
+    assert list(rows[0])[-2:] == ["gt_acc", "gt_rank"]
+    for r in rows:
+        i = space.index(space.parse(r["child"]))
+        assert float(r["gt_acc"]) == pytest.approx((i * 37 % 64) / 64)
+    assert {int(r["gt_rank"]) for r in rows} == set(range(1, 65))
+    with open(out / "csv" / "metrics.csv") as f:
+        logged = list(csv.DictReader(f))
+    taus = [float(r["ranking/gt_tau"]) for r in logged if r.get("ranking/gt_tau")]
+    assert len(taus) == 1 and -1 <= taus[0] <= 1
+    assert (out / "ground_truth.csv").exists()
+
+
+def test_search_without_ground_truth_says_so_once(tmp_path, cache_dir):
+    proc = run_cli(*SMOKE, "logger=csv", f"hydra.run.dir={tmp_path}", f"paths.cache_dir={cache_dir}",
+                   "trainer.max_epochs=2")
+    assert (proc.stdout + proc.stderr).count("no ground truth for this space") == 1
+    assert "gt_acc" not in (tmp_path / "rankings.csv").read_text().splitlines()[0]

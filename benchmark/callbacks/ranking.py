@@ -1,6 +1,7 @@
 """RankingSnapshot: after every training epoch, rank every child with the shared weights and snapshot the ranking.
 
-`rankings.csv` (one row per epoch and child: epoch, step, child, val_acc, val_loss, rank) is the source of truth for
+`rankings.csv` (one row per epoch and child: epoch, step, child, val_acc, val_loss, rank, and with a ground truth
+gt_acc, gt_rank) is the source of truth for
 every later analysis; it is rewritten atomically each epoch and its rows also travel in checkpoints, so a resumed run
 continues the same file. `snapshot.json` records what the ranking was measured on (split sizes, seeds, calibration).
 Rank 1 is the best child: higher validation accuracy first, ties broken by lower validation loss, then child index.
@@ -14,11 +15,14 @@ import pytorch_lightning as pl
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_info
 
+from benchmark import metrics
 from benchmark.errors import require
 from benchmark.evaluation import ChildScore, evaluate_children
+from benchmark.ground_truth import GroundTruth
 from benchmark.io import write_csv, write_json
 
 HEADER = ("epoch", "step", "child", "val_acc", "val_loss", "rank")
+GT_HEADER = ("gt_acc", "gt_rank")
 
 
 def rank_children(scores: list[ChildScore]) -> list[ChildScore]:
@@ -35,6 +39,11 @@ class RankingSnapshot(pl.Callback):
         self.output_dir, self.top_k, self.calib_batches = Path(output_dir), top_k, calib_batches
         self.path = self.output_dir / filename
         self.rows: list[tuple[Any, ...]] = []
+        self.truth: dict[str, float] | None = None
+
+    def set_ground_truth(self, table: GroundTruth | None) -> None:
+        """Judge every snapshot against `table` (its mean over seeds): adds gt_acc/gt_rank columns and metrics."""
+        self.truth = table.scores() if table is not None else None
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         n = pl_module.supernet.num_children
@@ -57,10 +66,18 @@ class RankingSnapshot(pl.Callback):
         ranked = rank_children(evaluate_children(pl_module.supernet, range(pl_module.supernet.num_children), val, calib))
         epoch, step = trainer.current_epoch, trainer.global_step
         self.rows = [r for r in self.rows if r[0] != epoch]
-        self.rows += [(epoch, step, space.name(s.child), s.val_acc, s.val_loss, rank)
-                      for rank, s in enumerate(ranked, start=1)]
+        gt_ranks = metrics.ranks(self.truth) if self.truth else {}
+        for rank, s in enumerate(ranked, start=1):
+            name = space.name(s.child)
+            extra = (self.truth.get(name, ""), gt_ranks.get(name, "")) if self.truth else ()
+            self.rows.append((epoch, step, name, s.val_acc, s.val_loss, rank, *extra))
         if trainer.is_global_zero:
-            write_csv(self.path, HEADER, self.rows)
+            write_csv(self.path, HEADER + (GT_HEADER if self.truth else ()), self.rows)
+        if self.truth:
+            quality = metrics.ranking_quality({space.name(s.child): s.val_acc for s in ranked}, self.truth,
+                                              top=max(1, min(10, len(ranked) // 4)))
+            for key, value in quality.items():
+                pl_module.log(f"ranking/{key}", value)
         accs = [s.val_acc for s in ranked]
         pl_module.log("ranking/best_acc", accs[0])
         pl_module.log("ranking/mean_acc", sum(accs) / len(accs))
@@ -79,8 +96,10 @@ class RankingSnapshot(pl.Callback):
         last = self.rows[-1][0]
         top = [r for r in self.rows if r[0] == last][: self.top_k]
         lines = [f"Top {len(top)} children after epoch {last} (ranked on validation, {self.path}):"]
-        lines += [f"  {rank:>3}. {child:<12} {pl_module.space.describe(pl_module.space.parse(child)):<40} "
-                  f"val_acc={acc:.4f} val_loss={loss:.4f}" for _, _, child, acc, loss, rank in top]
+        for _, _, child, acc, loss, rank, *gt in top:
+            truth = f" gt_acc={gt[0]:.4f} gt_rank={gt[1]}" if gt and gt[0] != "" else ""
+            lines.append(f"  {rank:>3}. {child:<12} {pl_module.space.describe(pl_module.space.parse(child)):<40} "
+                         f"val_acc={acc:.4f} val_loss={loss:.4f}{truth}")
         rank_zero_info("\n".join(lines))
 
     def state_dict(self) -> dict[str, Any]:

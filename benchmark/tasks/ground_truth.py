@@ -35,12 +35,12 @@ def train_chunk(cfg: DictConfig, space: SearchSpace, dm: ArrayDataModule, seed: 
     stack = StackedChildren(space, children, dm.shape, [init_seed(seed, c, space) for c in children])
     recipe = cfg.ground_truth
     module = StackedChildrenModule(stack, instantiate(recipe.optimizer), instantiate(recipe.scheduler))
-    trainer: pl.Trainer = instantiate(cfg.trainer, max_epochs=recipe.epochs, logger=False, callbacks=[],
-                                      enable_checkpointing=False, enable_progress_bar=False,
-                                      enable_model_summary=False, limit_val_batches=0)
     quiet = logging.getLogger("pytorch_lightning.utilities.rank_zero")
-    level, quiet.level = quiet.level, logging.WARNING  # one chunk after another: skip Lightning's banner
+    level, quiet.level = quiet.level, logging.WARNING  # one chunk after another: skip Lightning's banners
     try:
+        trainer: pl.Trainer = instantiate(cfg.trainer, max_epochs=recipe.epochs, logger=False, callbacks=[],
+                                          enable_checkpointing=False, enable_progress_bar=False,
+                                          enable_model_summary=False, limit_val_batches=0)
         trainer.fit(module, train_dataloaders=dm.train_dataloader(generator=torch.Generator().manual_seed(seed)))
     finally:
         quiet.setLevel(level)

@@ -1,0 +1,111 @@
+"""The cross-seed report: numbers from hand-made run folders, robustness to broken runs, and a real multirun."""
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from benchmark import metrics
+from benchmark.report import ReportError, build_report, load_inputs
+from tests.conftest import run_cli
+
+CHILDREN = [f"{a}-{b}" for a in range(3) for b in range(3)]
+SPACE = {"space": "ChainSpace", "decisions": ["layer0", "layer1"], "choices": [["conv3", "conv5", "maxpool3"]] * 2,
+         "num_children": 9}
+
+
+def make_run(folder: Path, seed: int, epochs: list[dict[str, float]], overrides=(), truth=None, space=SPACE):
+    (folder / ".hydra").mkdir(parents=True)
+    config = {"seed": seed, "task": {"name": "search"}, "study": "s",
+              "search_space": {"_target_": "benchmark.spaces.ChainSpace", "layers": 2,
+                               "ops": ["conv3", "conv5", "maxpool3"]}}
+    (folder / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
+    (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([f"seed={seed}", *overrides]))
+    (folder / "snapshot.json").write_text(json.dumps(space))
+    header = ["epoch", "step", "child", "val_acc", "val_loss", "rank"] + (["gt_acc", "gt_rank"] if truth else [])
+    with open(folder / "rankings.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for e, scores in enumerate(epochs):
+            for rank, child in enumerate(metrics.ranking(scores), start=1):
+                w.writerow([e, e * 10, child, scores[child], 1.0, rank] + ([truth[child], 0] if truth else []))
+    return folder
+
+
+def scores(seed: int, noise: float = 0.3) -> dict[str, float]:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return {c: i / 9 + noise * rng.random() for i, c in enumerate(CHILDREN)}
+
+
+def test_numbers_match_the_metrics(tmp_path):
+    truth = {c: i / 9 for i, c in enumerate(CHILDREN)}
+    finals = [scores(s) for s in range(3)]
+    for s in range(3):
+        make_run(tmp_path / f"{s}", s, [scores(10 + s), scores(20 + s), finals[s]], truth=truth)
+    rows = build_report([tmp_path], tmp_path / "report", last_k=2, use_wandb=False)
+    assert len(rows) == 1 and rows[0]["runs"] == 3 and rows[0]["variant"] == "default"
+    st = metrics.s_tau(finals)
+    assert rows[0]["s_tau"] == pytest.approx(st["mean"]) and rows[0]["s_tau_min"] == pytest.approx(st["min"])
+    gt = [metrics.kendall_tau(f, truth) for f in finals]
+    assert rows[0]["gt_tau"] == pytest.approx(sum(gt) / 3)
+    assert rows[0]["t1r"] == pytest.approx(sum(metrics.top_n_rank(f, truth, 1) for f in finals) / 3)
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "| default | 3 |" in report and "random ranking" in report
+    for name in ("summary.csv", "per_epoch.csv", "gt_tau_per_epoch.png", "s_tau_per_epoch.png",
+                 "rank_trajectories.png", "top_k_frequency.png"):
+        assert (tmp_path / "report" / name).exists(), name
+    with open(tmp_path / "report" / "summary.csv") as f:
+        summary = list(csv.DictReader(f))
+    assert summary[0]["variant"] == "default" and summary[-1]["variant"] == "random ranking"
+    assert abs(float(summary[-1]["s_tau"])) < 0.1  # random rankings barely agree
+
+
+def test_variants_are_swept_keys_other_than_seed(tmp_path):
+    for s in range(2):
+        make_run(tmp_path / f"a{s}", s, [scores(s)], overrides=["sharing=full"])
+        make_run(tmp_path / f"b{s}", s, [scores(s + 5)], overrides=["sharing=none"])
+    rows = build_report([tmp_path], tmp_path / "report", use_wandb=False)
+    assert [r["variant"] for r in rows] == ["sharing=full", "sharing=none"]
+
+
+def test_broken_runs_are_named_and_skipped(tmp_path):
+    for s in range(2):
+        make_run(tmp_path / f"ok{s}", s, [scores(s), scores(s + 1)])
+    truncated = make_run(tmp_path / "truncated", 7, [scores(7), scores(8)])
+    text = (truncated / "rankings.csv").read_text().splitlines()
+    (truncated / "rankings.csv").write_text("\n".join(text[:-3]) + "\n8,3")
+    empty = make_run(tmp_path / "empty", 8, [scores(8)])
+    (empty / "rankings.csv").unlink()
+    failed = make_run(tmp_path / "failed", 9, [scores(9)])
+    (failed / "status.json").write_text(json.dumps({"status": "diverged"}))
+    inputs = load_inputs([tmp_path])
+    assert len(inputs.runs) == 2
+    why = dict(inputs.skipped)
+    assert "malformed" in why[str(truncated)] or "children" in why[str(truncated)]
+    assert "no rankings.csv" in why[str(empty)] and "diverged" in why[str(failed)]
+    build_report([tmp_path], tmp_path / "report", use_wandb=False)
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "## Skipped" in report and "truncated" in report and "| default | 2 |" in report
+
+
+def test_runs_of_different_spaces_are_refused(tmp_path):
+    make_run(tmp_path / "a", 0, [scores(0)])
+    other = {**SPACE, "choices": [["conv3", "skip", "maxpool3"]] * 2}
+    make_run(tmp_path / "b", 1, [scores(1)], space=other)
+    with pytest.raises(ReportError, match="different search spaces"):
+        build_report([tmp_path], tmp_path / "report", use_wandb=False)
+
+
+def test_multirun_ends_with_a_report(tmp_path, cache_dir):
+    sweep = tmp_path / "sweep"
+    run_cli("-m", "seed=0,1", "experiment=smoke", "trainer.limit_train_batches=3", "trainer.max_epochs=2",
+            "logger=csv", f"paths.cache_dir={cache_dir}", f"hydra.sweep.dir={sweep}")
+    report = sweep / "report"
+    assert (sweep / "0" / "rankings.csv").exists() and (sweep / "1" / "rankings.csv").exists()
+    text = (report / "report.md").read_text()
+    assert "| default | 2 |" in text and "Skipped" not in text
+    assert list((report / "wandb").glob("offline-run-*"))
+    assert sorted(p.name for p in sweep.iterdir()) == ["0", "1", "multirun.yaml", "report"]  # nothing stray
