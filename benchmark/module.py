@@ -1,14 +1,45 @@
 """SupernetModule: the thin LightningModule around a supernet. Each step samples, forwards, steps; no file I/O."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
+from benchmark.errors import require
 from benchmark.samplers import Sampler
 from benchmark.supernet import Supernet
+
+
+@dataclass
+class Alignment:
+    """MAGIC-A: pull the sampled child's unit outputs towards those of an anchor child on the same batch.
+
+    The anchor is the best child of the latest ranking, refreshed every `refresh_epochs` epochs; there is none before
+    the first ranking. Defaults: weight 0 (off); MSE, since outputs of one unit live on one scale; every unit before
+    the head, since interference is measured per operator.
+    """
+
+    weight: float = 0.0
+    distance: str = "mse"
+    refresh_epochs: int = 1
+
+    distances = ("mse", "cosine")
+
+    def __post_init__(self) -> None:
+        require(self.weight >= 0, "module.align.weight", self.weight, "a number >= 0 (0 turns alignment off)")
+        require(self.distance in self.distances, "module.align.distance", self.distance, f"one of {list(self.distances)}")
+        require(isinstance(self.refresh_epochs, int) and self.refresh_epochs >= 1, "module.align.refresh_epochs",
+                self.refresh_epochs, "an integer >= 1")
+
+    def loss(self, features: list[torch.Tensor], anchor: list[torch.Tensor]) -> torch.Tensor:
+        if self.distance == "mse":
+            terms = [F.mse_loss(f, a) for f, a in zip(features, anchor)]
+        else:
+            terms = [1 - F.cosine_similarity(f.flatten(1), a.flatten(1), dim=1).mean() for f, a in zip(features, anchor)]
+        return torch.stack(terms).mean()
 
 
 class SupernetModule(pl.LightningModule):
@@ -24,10 +55,13 @@ class SupernetModule(pl.LightningModule):
         sampler: Sampler,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+        align: Alignment | dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.supernet, self.sampler = supernet, sampler
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.align = align if isinstance(align, Alignment) else Alignment(**(align or {}))
+        self.anchor: int | None = None
 
     @property
     def space(self):
@@ -36,15 +70,39 @@ class SupernetModule(pl.LightningModule):
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
         children = self.sampler.sample()
+        aligning = self.align.weight > 0 and self.anchor is not None
+        anchor = self._anchor_features(x) if aligning else None
         loss = torch.zeros((), device=x.device)
         correct = 0
         for child in children:
-            logits = self.supernet(x, child)
+            features: list[torch.Tensor] | None = [] if aligning else None
+            logits = self.supernet(x, child, features)
             loss = loss + F.cross_entropy(logits, y)
+            if aligning:
+                align_loss = self.align.loss(features, anchor)
+                loss = loss + self.align.weight * align_loss
+                self.log("train/align", align_loss, on_step=False, on_epoch=True, batch_size=len(y))
             correct += int((logits.argmax(dim=1) == y).sum())
         self.log("train/loss", loss / len(children), on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
         self.log("train/acc", correct / (len(y) * len(children)), on_step=False, on_epoch=True, batch_size=len(y))
         return loss
+
+    @torch.no_grad()
+    def _anchor_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The anchor's unit outputs (train mode, like the child's), leaving its BatchNorm statistics untouched so that
+        a step still changes nothing the sampled child does not use."""
+        buffers = [(b, b.clone()) for m in self.supernet.child_modules(self.anchor) for b in m.buffers()]
+        features: list[torch.Tensor] = []
+        self.supernet(x, self.anchor, features)
+        for b, saved in buffers:
+            b.copy_(saved)
+        return features
+
+    def on_train_epoch_start(self) -> None:
+        if self.align.weight > 0 and self.current_epoch % self.align.refresh_epochs == 0:
+            best = self.trainer.callback_metrics.get("ranking/top1_child")
+            if best is not None:
+                self.anchor = int(best)
 
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(params=self.parameters())
@@ -55,6 +113,8 @@ class SupernetModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["sampler"] = self.sampler.state_dict()
+        checkpoint["anchor"] = self.anchor
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.sampler.load_state_dict(checkpoint["sampler"])
+        self.anchor = checkpoint.get("anchor")

@@ -6,10 +6,11 @@ on every DDP rank; its state travels in checkpoints so that a resumed run contin
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
+from benchmark.errors import require
 from benchmark.spaces import SearchSpace
 
 
@@ -35,3 +36,99 @@ class UniformSampler(Sampler):
 
     def sample(self) -> list[int]:
         return [int(torch.randint(self.space.num_children, (1,), generator=self.generator))]
+
+
+class RoundRobinSampler(Sampler):
+    """Every child exactly once per cycle (Deeper Insights' default training order).
+
+    order='fixed': children in index order, every cycle the same; 'shuffle_once': one seeded shuffle, kept for the
+    whole run (the paper's "different orders"); 'shuffle_every': a fresh shuffle every cycle (the paper's "shuffle").
+    """
+
+    orders = ("fixed", "shuffle_once", "shuffle_every")
+
+    def __init__(self, space: SearchSpace, seed: int = 0, order: str = "fixed") -> None:
+        require(order in self.orders, "sampler.order", order, f"one of {list(self.orders)}")
+        super().__init__(space, seed)
+        self.order = order
+        self.cycle = self._new_cycle(first=True)
+        self.position = 0
+
+    def _new_cycle(self, first: bool = False) -> list[int]:
+        n = self.space.num_children
+        if self.order == "fixed" or (self.order == "shuffle_once" and not first):
+            return list(range(n)) if self.order == "fixed" else self.cycle
+        return torch.randperm(n, generator=self.generator).tolist()
+
+    def sample(self) -> list[int]:
+        if self.position == len(self.cycle):
+            self.cycle, self.position = self._new_cycle(), 0
+        self.position += 1
+        return [self.cycle[self.position - 1]]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "cycle": list(self.cycle), "position": self.position}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.cycle, self.position = list(state["cycle"]), int(state["position"])
+
+
+class GradualSampler(Sampler):
+    """MAGIC-T: a random walk on the space; consecutive children differ in exactly one decision.
+
+    The first child is uniform; then each step picks a decision (uniformly, or with `decision_weights`) and moves it
+    to a different choice drawn uniformly. Fewer changed operators between steps means less interference.
+    """
+
+    def __init__(self, space: SearchSpace, seed: int = 0, decision_weights: Sequence[float] | None = None) -> None:
+        movable = [i for i, c in enumerate(space.choices) if len(c) > 1]
+        require(bool(movable), "sampler", "gradual", "a space with at least one decision that has two or more choices")
+        if decision_weights is not None:
+            require(len(decision_weights) == len(space.decisions) and all(w >= 0 for w in decision_weights)
+                    and sum(decision_weights[i] for i in movable) > 0, "sampler.decision_weights",
+                    list(decision_weights), f"{len(space.decisions)} non-negative weights, one per decision")
+        super().__init__(space, seed)
+        weights = torch.tensor([float(decision_weights[i]) if decision_weights is not None else 1.0
+                                for i in range(len(space.decisions))])
+        weights[[i for i in range(len(space.decisions)) if i not in movable]] = 0.0
+        self.weights = weights
+        self.current: list[int] | None = None
+
+    def sample(self) -> list[int]:
+        if self.current is None:
+            self.current = list(self.space.arch(int(torch.randint(self.space.num_children, (1,),
+                                                                    generator=self.generator))))
+        else:
+            decision = int(torch.multinomial(self.weights, 1, generator=self.generator))
+            r = len(self.space.choices[decision])
+            step = 1 + int(torch.randint(r - 1, (1,), generator=self.generator))  # any other choice, uniformly
+            self.current[decision] = (self.current[decision] + step) % r
+        return [self.space.index(self.current)]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "current": None if self.current is None else list(self.current)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.current = None if state["current"] is None else list(state["current"])
+
+
+class FairSampler(Sampler):
+    """FairNAS strict fairness: each step K children that together use every op of every layer exactly once.
+
+    Per layer a seeded permutation of its K ops; child j takes op perm_l[j] at layer l. Their losses are summed and one
+    optimizer step is taken, so every op receives exactly one gradient per step. Needs every decision to have the
+    same number of choices K.
+    """
+
+    def __init__(self, space: SearchSpace, seed: int = 0) -> None:
+        sizes = {len(c) for c in space.choices}
+        require(len(sizes) == 1, "sampler", "fair", f"a space whose decisions all have the same number of choices "
+                f"(this one has {sorted(len(c) for c in space.choices)}); use uniform or round_robin")
+        super().__init__(space, seed)
+        self.k = sizes.pop()
+
+    def sample(self) -> list[int]:
+        perms = [torch.randperm(self.k, generator=self.generator).tolist() for _ in self.space.decisions]
+        return [self.space.index([perm[j] for perm in perms]) for j in range(self.k)]

@@ -65,7 +65,11 @@ class Supernet(nn.Module):
         for module in self.child_modules(child):
             yield from module.parameters()
 
-    def forward(self, x: torch.Tensor, child: int) -> torch.Tensor:
-        for key in self.routes[child]:
+    def forward(self, x: torch.Tensor, child: int, features: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Logits of `child`; with `features`, also append the output of every unit before the head to it."""
+        route = self.routes[child]
+        for i, key in enumerate(route):
             x = self._units[key](x)
+            if features is not None and i < len(route) - 1:
+                features.append(x)
         return x

@@ -67,3 +67,27 @@ def test_step_changes_only_the_sampled_childs_weights(policy, cache_dir):
         # Everything of the child that has weights moved (BN buffers too).
         assert all(any(k.startswith(p) for k in moved) for p in used
                    if any(k.startswith(p) for k in before))
+
+
+@pytest.mark.parametrize("distance", ["mse", "cosine"])
+def test_alignment_moves_only_the_sampled_child_and_changes_training(distance, cache_dir):
+    def train(weight):
+        pl.seed_everything(0)
+        dm = MNIST1DDataModule(cache_dir=cache_dir, batch_size=64)
+        space = ChainSpace()
+        net = Supernet(space, FullSharing(), dm.shape)
+        module = SupernetModule(net, ScriptedSampler(space, [0, 5, 10]), partial(torch.optim.SGD, lr=0.1, momentum=0.9),
+                                align={"weight": weight, "distance": distance})
+        module.anchor = 63  # maxpool3 everywhere: shares only stem and head with the script's children
+        recorder = StateRecorder()
+        pl.Trainer(max_epochs=1, limit_train_batches=3, accelerator="cpu", logger=False, enable_checkpointing=False,
+                   enable_progress_bar=False, enable_model_summary=False, callbacks=[recorder]).fit(module, datamodule=dm)
+        return net, recorder.states
+
+    net, states = train(1.0)
+    for step, child in enumerate([0, 5, 10]):
+        used = {f"{unit}.{copy}." for unit, copy in net.routes[child]}
+        moved = {k for k in states[step] if not torch.equal(states[step][k], states[step + 1][k])}
+        assert moved and all(any(k.startswith(p) for p in used) for k in moved), (step, sorted(moved)[:4])
+    _, plain = train(0.0)
+    assert not torch.equal(states[-1]["stem.0.0.weight"], plain[-1]["stem.0.0.weight"])

@@ -1,7 +1,9 @@
+import pytest
 import torch
 
+from benchmark.errors import ConfigError
 from benchmark.module import SupernetModule
-from benchmark.samplers import UniformSampler
+from benchmark.samplers import FairSampler, GradualSampler, RoundRobinSampler, UniformSampler
 from benchmark.sharing import FullSharing
 from benchmark.spaces import ChainSpace, DataShape
 from benchmark.supernet import Supernet
@@ -29,3 +31,61 @@ def test_state_round_trips_through_a_checkpoint():
     restored = SupernetModule(net, UniformSampler(SPACE, seed=99), torch.optim.SGD)
     restored.on_load_checkpoint(checkpoint)
     assert [restored.sampler.sample()[0] for _ in range(50)] == expected
+
+
+def draw(sampler, steps):
+    return [c for _ in range(steps) for c in sampler.sample()]
+
+
+def test_round_robin_orders():
+    fixed = draw(RoundRobinSampler(SPACE, order="fixed"), 128)
+    assert fixed == list(range(64)) * 2
+    once = draw(RoundRobinSampler(SPACE, seed=1, order="shuffle_once"), 192)
+    assert sorted(once[:64]) == list(range(64)) and once[:64] != list(range(64))
+    assert once[:64] == once[64:128] == once[128:]
+    assert once[:64] != draw(RoundRobinSampler(SPACE, seed=2, order="shuffle_once"), 64)
+    every = draw(RoundRobinSampler(SPACE, seed=1, order="shuffle_every"), 192)
+    cycles = [every[i:i + 64] for i in (0, 64, 128)]
+    assert all(sorted(c) == list(range(64)) for c in cycles) and cycles[0] != cycles[1] != cycles[2]
+    with pytest.raises(ConfigError, match="sampler.order"):
+        RoundRobinSampler(SPACE, order="sometimes")
+
+
+def test_gradual_moves_one_decision_per_step_and_reaches_every_child():
+    walk = draw(GradualSampler(SPACE, seed=0), 5000)
+    archs = [SPACE.arch(c) for c in walk]
+    assert all(SPACE.hamming(a, b) == 1 for a, b in zip(archs, archs[1:]))
+    assert set(walk) == set(range(64))
+    biased = [SPACE.arch(c) for c in draw(GradualSampler(SPACE, seed=0, decision_weights=[0, 0, 1]), 200)]
+    assert len({a[:2] for a in biased}) == 1 and len({a[2] for a in biased}) == 4
+    with pytest.raises(ConfigError, match="decision_weights"):
+        GradualSampler(SPACE, decision_weights=[1, 1])
+
+
+def test_fair_uses_every_op_of_every_layer_once_per_step():
+    sampler = FairSampler(SPACE, seed=0)
+    seen = set()
+    for _ in range(50):
+        step = sampler.sample()
+        assert len(step) == 4
+        for layer in range(3):
+            assert sorted(SPACE.arch(c)[layer] for c in step) == [0, 1, 2, 3]
+        seen.update(step)
+    assert len(seen) > 40
+    uneven = ChainSpace(layers=2)
+    uneven.choices = [("conv3", "conv5"), ("conv3", "conv5", "skip")]
+    with pytest.raises(ConfigError, match="same number of choices"):
+        FairSampler(uneven)
+
+
+@pytest.mark.parametrize("make", [lambda: UniformSampler(SPACE, seed=3),
+                                  lambda: RoundRobinSampler(SPACE, seed=3, order="shuffle_every"),
+                                  lambda: GradualSampler(SPACE, seed=3), lambda: FairSampler(SPACE, seed=3)])
+def test_every_sampler_resumes_exactly_from_its_state(make):
+    a = make()
+    draw(a, 100)
+    state = a.state_dict()
+    expected = draw(a, 200)
+    b = make()
+    b.load_state_dict(state)
+    assert draw(b, 200) == expected
