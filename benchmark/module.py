@@ -1,9 +1,11 @@
 """SupernetModule: the thin LightningModule around a supernet. Each step samples, forwards, steps; no file I/O."""
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -11,6 +13,25 @@ import torch.nn.functional as F
 from benchmark.errors import require
 from benchmark.samplers import Sampler
 from benchmark.supernet import Supernet
+
+
+class Diverged(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+def rng_states() -> dict[str, Any]:
+    """Global RNG states, in a form `torch.load(weights_only=True)` accepts (the data order draws from them)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "numpy": [kind, keys.tolist(), pos, has_gauss, cached],
+            "python": random.getstate()}
+
+
+def set_rng_states(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    kind, keys, pos, has_gauss, cached = states["numpy"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
 
 
 @dataclass
@@ -83,6 +104,9 @@ class SupernetModule(pl.LightningModule):
                 loss = loss + self.align.weight * align_loss
                 self.log("train/align", align_loss, on_step=False, on_epoch=True, batch_size=len(y))
             correct += int((logits.argmax(dim=1) == y).sum())
+        if not torch.isfinite(loss):
+            raise Diverged(f"training loss is {float(loss)} at epoch {self.current_epoch}, step {self.global_step} "
+                           f"(children {children}); lower module.optimizer.lr or check the data")
         self.log("train/loss", loss / len(children), on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
         self.log("train/acc", correct / (len(y) * len(children)), on_step=False, on_epoch=True, batch_size=len(y))
         return loss
@@ -114,7 +138,9 @@ class SupernetModule(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["sampler"] = self.sampler.state_dict()
         checkpoint["anchor"] = self.anchor
+        checkpoint["rng_states"] = rng_states()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.sampler.load_state_dict(checkpoint["sampler"])
         self.anchor = checkpoint.get("anchor")
+        set_rng_states(checkpoint["rng_states"])

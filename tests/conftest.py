@@ -46,9 +46,12 @@ def make_cfg(tmp_path: Path, cache_dir: Path) -> Callable[..., DictConfig]:
     GlobalHydra.instance().clear()
 
 
-def run_cli(*overrides: str, cwd: Path = ROOT, check: bool = True, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run `python run.py ...` the way a user does; returns the completed process."""
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "0"}
+def run_cli(*overrides: str, cwd: Path = ROOT, check: bool = True, timeout: int = 300,
+            env: dict[str, str | None] | None = None) -> subprocess.CompletedProcess:
+    """Run `python run.py ...` the way a user does (W&B offline unless `env` says otherwise)."""
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "0", **(env or {})}
+    if env.get("WANDB_API_KEY") is None:
+        env.pop("WANDB_API_KEY", None)
     proc = subprocess.run([sys.executable, str(ROOT / "run.py"), *overrides], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:

@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 import pytorch_lightning as pl
 from hydra.utils import instantiate
+from pytorch_lightning.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
 from benchmark.data import ArrayDataModule
@@ -56,6 +57,13 @@ def build_trainer(cfg: DictConfig) -> pl.Trainer:
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=instantiate_all(cfg.get("callbacks")),
                                       logger=instantiate_all(cfg.get("logger")) or False)
     hparams = OmegaConf.to_container(cfg, resolve=True)
-    for logger in trainer.loggers:
-        logger.log_hyperparams(hparams)
+    for logger in list(trainer.loggers):
+        try:
+            logger.log_hyperparams(hparams)  # starts the W&B run
+        except Exception as e:  # W&B must never break a run: no network, no key, a bad setting
+            if not isinstance(logger, WandbLogger):
+                raise
+            log.warning("W&B could not start (%s: %s); continuing without it (CSV logging is unaffected)",
+                        type(e).__name__, e)
+            trainer.loggers = [other for other in trainer.loggers if other is not logger]
     return trainer
