@@ -15,6 +15,11 @@ from benchmark.samplers import Sampler
 from benchmark.supernet import Supernet
 
 
+#: Under DDP: 'broadcast' (every rank trains rank 0's children at every step) or 'per_rank' (each rank samples its
+#: own, from the sampler's seed plus the rank; the gradients of different children are then averaged).
+ARCH_SYNC = ("broadcast", "per_rank")
+
+
 class Diverged(RuntimeError):
     """The training loss became NaN or infinite."""
 
@@ -77,12 +82,16 @@ class SupernetModule(pl.LightningModule):
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
         align: Alignment | dict[str, Any] | None = None,
+        arch_sync: str = "broadcast",
     ) -> None:
+        require(arch_sync in ARCH_SYNC, "module.arch_sync", arch_sync, f"one of {list(ARCH_SYNC)}")
         super().__init__()
+        self.arch_sync = arch_sync
         self.supernet, self.sampler = supernet, sampler
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.align = align if isinstance(align, Alignment) else Alignment(**(align or {}))
         self.anchor: int | None = None
+        self.last_children: list[int] = []
 
     @property
     def space(self):
@@ -91,6 +100,9 @@ class SupernetModule(pl.LightningModule):
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
         children = self.sampler.sample()
+        if self.trainer.world_size > 1 and self.arch_sync == "broadcast":
+            children = self.trainer.strategy.broadcast(children, src=0)
+        self.last_children = children
         aligning = self.align.weight > 0 and self.anchor is not None
         anchor = self._anchor_features(x) if aligning else None
         loss = torch.zeros((), device=x.device)
@@ -121,6 +133,10 @@ class SupernetModule(pl.LightningModule):
         for b, saved in buffers:
             b.copy_(saved)
         return features
+
+    def setup(self, stage: str) -> None:
+        if self.trainer.world_size > 1 and self.arch_sync == "per_rank":
+            self.sampler.generator.manual_seed(self.sampler.seed + 1_000_003 * self.global_rank)
 
     def on_train_epoch_start(self) -> None:
         if self.align.weight > 0 and self.current_epoch % self.align.refresh_epochs == 0:

@@ -18,14 +18,23 @@ class Sampler(ABC):
     """Yields, per optimizer step, the children whose summed loss that step trains (usually one)."""
 
     def __init__(self, space: SearchSpace, seed: int = 0) -> None:
-        self.space = space
-        self.generator = torch.Generator().manual_seed(int(seed))
+        self.space, self.seed = space, int(seed)
+        self.generator = torch.Generator().manual_seed(self.seed)
 
     @abstractmethod
     def sample(self) -> list[int]: ...
 
     def state_dict(self) -> dict[str, Any]:
         return {"generator": self.generator.get_state()}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A torch.Generator does not survive torch.multiprocessing's pickling (ddp_spawn): send its state as bytes.
+        return {**self.__dict__, "generator": bytes(self.generator.get_state().numpy())}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.generator = torch.Generator()
+        self.generator.set_state(torch.frombuffer(bytearray(state["generator"]), dtype=torch.uint8))
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.generator.set_state(state["generator"])

@@ -28,3 +28,29 @@ class PoisonAt(pl.Callback):
             with torch.no_grad():
                 for p in pl_module.supernet.head.parameters():
                     p.fill_(float("nan"))
+
+
+class RecordSteps(pl.Callback):
+    """Per rank: the children trained at every step, and every parameter or buffer that moved although no child of
+    that step uses it; written to `steps_rank<r>.json` in `output_dir` at the end."""
+
+    def __init__(self, output_dir: str) -> None:
+        self.output_dir, self.children, self.stray = output_dir, [], []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.before = {k: v.detach().clone() for k, v in pl_module.supernet.state_dict().items()}
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        net = pl_module.supernet
+        used = {f"{unit}.{copy}." for child in pl_module.last_children for unit, copy in net.routes[child]}
+        after = net.state_dict()
+        self.children.append(list(pl_module.last_children))
+        self.stray += [k for k, v in self.before.items()
+                       if not torch.equal(v, after[k]) and not any(k.startswith(p) for p in used)]
+
+    def on_train_end(self, trainer, pl_module):
+        import json
+        from pathlib import Path
+
+        Path(self.output_dir, f"steps_rank{trainer.global_rank}.json").write_text(
+            json.dumps({"children": self.children, "stray": self.stray, "world": trainer.world_size}))

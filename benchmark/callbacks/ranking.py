@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_info
 
@@ -63,7 +64,7 @@ class RankingSnapshot(pl.Callback):
         dm, device, space = trainer.datamodule, pl_module.device, pl_module.space
         val = [(x.to(device), y.to(device)) for x, y in dm.val_dataloader()]
         calib = [x.to(device) for x in dm.calibration_inputs(self.calib_batches)]
-        ranked = rank_children(evaluate_children(pl_module.supernet, range(pl_module.supernet.num_children), val, calib))
+        ranked = rank_children(self._evaluate(trainer, pl_module, val, calib))
         epoch, step = trainer.current_epoch, trainer.global_step
         self.rows = [r for r in self.rows if r[0] != epoch]
         gt_ranks = metrics.ranks(self.truth) if self.truth else {}
@@ -77,18 +78,35 @@ class RankingSnapshot(pl.Callback):
             quality = metrics.ranking_quality({space.name(s.child): s.val_acc for s in ranked}, self.truth,
                                               top=max(1, min(10, len(ranked) // 4)))
             for key, value in quality.items():
-                pl_module.log(f"ranking/{key}", value)
+                pl_module.log(f"ranking/{key}", value, sync_dist=True)
         accs = [s.val_acc for s in ranked]
-        pl_module.log("ranking/best_acc", accs[0])
-        pl_module.log("ranking/mean_acc", sum(accs) / len(accs))
-        pl_module.log("ranking/worst_acc", accs[-1])
+        # Every rank holds the same ranking; sync_dist only keeps Lightning's bookkeeping consistent across ranks.
+        pl_module.log("ranking/best_acc", accs[0], sync_dist=True)
+        pl_module.log("ranking/mean_acc", sum(accs) / len(accs), sync_dist=True)
+        pl_module.log("ranking/worst_acc", accs[-1], sync_dist=True)
         for rank, s in enumerate(ranked[: self.top_k], start=1):
-            pl_module.log(f"ranking/top{rank}_child", float(s.child))
+            pl_module.log(f"ranking/top{rank}_child", float(s.child), sync_dist=True)
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger) and trainer.is_global_zero:
                 logger.log_table("ranking/top_k", columns=["epoch", "rank", "child", "ops", "val_acc"],
                                  data=[[epoch, r, space.name(s.child), space.describe(s.child), s.val_acc]
                                        for r, s in enumerate(ranked[: self.top_k], start=1)])
+
+    @staticmethod
+    def _evaluate(trainer: pl.Trainer, pl_module: pl.LightningModule, val: list, calib: list) -> list[ChildScore]:
+        """Every child, split across DDP ranks (each evaluates children rank, rank + world, ...) and gathered; a
+        child's numbers do not depend on which rank or subset evaluates it (tested)."""
+        children = range(pl_module.supernet.num_children)
+        world = trainer.world_size
+        if world > 1:  # every rank ranks with rank 0's BatchNorm statistics (they matter when calib_batches=0)
+            for buffer in pl_module.supernet.buffers():
+                torch.distributed.broadcast(buffer, src=0)
+        scores = evaluate_children(pl_module.supernet, children[trainer.global_rank::world], val, calib)
+        if world == 1:
+            return scores
+        parts: list[Any] = [None] * world
+        torch.distributed.all_gather_object(parts, [(s.child, s.val_acc, s.val_loss) for s in scores])
+        return [ChildScore(*t) for part in parts for t in part]
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self.rows:

@@ -64,5 +64,5 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     except BaseException as e:
         write_status(out, "failed", message=f"{type(e).__name__}: {e}")
         raise
-    write_status(out, "completed", epochs=trainer.current_epoch)
+    write_status(out, "completed")
     return {k: float(v) for k, v in trainer.callback_metrics.items()}

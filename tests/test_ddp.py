@@ -1,0 +1,50 @@
+"""DDP on the CPU (2 processes, gloo) through run.py: same child on every rank, nothing stray moves, and the
+distributed ranking equals a single-process ranking of the same weights."""
+import csv
+import json
+
+import pytest
+import torch
+
+from benchmark.evaluation import evaluate_children
+from benchmark.callbacks.ranking import rank_children
+from benchmark.tasks.common import build_study
+from tests.conftest import run_cli
+
+DDP = ["trainer=ddp_cpu", "experiment=smoke", "trainer.limit_train_batches=4", "trainer.max_epochs=2", "logger=csv"]
+
+
+def test_two_process_run(tmp_path, cache_dir, make_cfg):
+    out = tmp_path / "run"
+    run_cli(*DDP, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}",
+            "+callbacks.steps._target_=tests.helpers.RecordSteps", f"+callbacks.steps.output_dir={out}")
+    ranks = [json.loads((out / f"steps_rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0]["world"] == 2
+    assert ranks[0]["children"] == ranks[1]["children"] and len(ranks[0]["children"]) == 2 * 4  # 2 epochs x 4 batches per rank
+    assert ranks[0]["stray"] == []
+    # Rank 1 receives rank 0's BatchNorm statistics at every forward (DDP's broadcast_buffers): those may move; its
+    # parameters never do.
+    assert all(k.endswith(("running_mean", "running_var", "num_batches_tracked")) for k in ranks[1]["stray"])
+    assert json.loads((out / "status.json").read_text())["status"] == "completed"
+    assert not list(tmp_path.glob("**/train_ddp_process_*"))  # no extra output folders
+    # The ranking written at the last epoch equals a single-process ranking of the checkpointed weights.
+    with open(out / "rankings.csv") as f:
+        last = [r for r in csv.DictReader(f) if r["epoch"] == "1"]
+    cfg = make_cfg("experiment=smoke")
+    dm, module = build_study(cfg)
+    checkpoint = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+    module.load_state_dict(checkpoint["state_dict"])
+    dm.setup()
+    scores = rank_children(evaluate_children(module.supernet, range(64), list(dm.val_dataloader()),
+                                             dm.calibration_inputs(cfg.callbacks.ranking.calib_batches)))
+    assert [module.space.name(s.child) for s in scores] == [r["child"] for r in last]
+    assert [s.val_acc for s in scores] == [float(r["val_acc"]) for r in last]
+
+
+def test_two_process_multirun(tmp_path, cache_dir):
+    sweep = tmp_path / "sweep"
+    run_cli("-m", "seed=0,1", *DDP, f"paths.cache_dir={cache_dir}", f"hydra.sweep.dir={sweep}")
+    assert sorted(p.name for p in sweep.iterdir()) == ["0", "1", "multirun.yaml", "report"]
+    for job in ("0", "1"):
+        assert json.loads((sweep / job / "status.json").read_text())["status"] == "completed"
+    assert "| default | 2 |" in (sweep / "report" / "report.md").read_text()
