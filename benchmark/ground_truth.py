@@ -166,7 +166,12 @@ def find(cfg: DictConfig, space: SearchSpace) -> GroundTruth | None:
     """The ground truth for this run: `ground_truth.path` if given, else a complete cached table, else None."""
     metric = cfg.ground_truth.metric
     if cfg.ground_truth.get("path"):
-        return read_table(cfg.ground_truth.path, space, metric)
+        try:
+            return read_table(cfg.ground_truth.path, space, metric)
+        except ConfigError:
+            raise
+        except ValueError as e:  # a table for another space, duplicates, NaN...: the user's file, named
+            raise ConfigError("ground_truth.path", cfg.ground_truth.path, f"a table for this space ({e})") from e
     table = cache_folder(cfg) / "ground_truth.csv"
     return read_table(table, space, metric) if table.is_file() else None
 

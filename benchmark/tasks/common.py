@@ -8,10 +8,12 @@ from typing import Any, Callable
 
 import pytorch_lightning as pl
 from hydra.utils import instantiate
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
 from benchmark.data import ArrayDataModule
+from benchmark.errors import ConfigError, require
 from benchmark.module import SupernetModule
 from benchmark.supernet import Supernet
 
@@ -54,8 +56,19 @@ def instantiate_all(node: DictConfig | None) -> list[Any]:
 
 
 def build_trainer(cfg: DictConfig) -> pl.Trainer:
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=instantiate_all(cfg.get("callbacks")),
-                                      logger=instantiate_all(cfg.get("logger")) or False)
+    epochs = cfg.trainer.get("max_epochs")
+    require(isinstance(epochs, int) and epochs >= 1, "trainer.max_epochs", epochs, "an integer >= 1")
+    callbacks, loggers = instantiate_all(cfg.get("callbacks")), instantiate_all(cfg.get("logger"))
+    try:
+        trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    except Exception as e:  # Lightning's own checks (devices, accelerator, strategy, limits) are user errors too
+        cause = e.__cause__ or e
+        if not isinstance(cause, (MisconfigurationException, ValueError)):
+            raise
+        t = cfg.trainer
+        raise ConfigError("trainer", f"accelerator={t.get('accelerator')} devices={t.get('devices')} "
+                          f"strategy={t.get('strategy', 'auto')}",
+                          f"Lightning says: {cause} (without a GPU use trainer=cpu or trainer=ddp_cpu)") from e
     hparams = OmegaConf.to_container(cfg, resolve=True)
     for logger in list(trainer.loggers):
         try:
