@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The sharing-degree study: partial sharing with random and similarity partitions, prefix sharing, no sharing.
+# Full sharing (m = 1) is experiments/samplers' `uniform` variant (same config and seeds).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=multirun/sharing
+python run.py task=ground_truth logger=none
+python run.py -m seed=0,1,2 sharing=partial sharing.groups=2,4,16 sharing.partition=random,similarity logger=csv \
+  hydra.sweep.dir=$out/partial
+python run.py -m seed=0,1,2 sharing=none logger=csv hydra.sweep.dir=$out/none
+python run.py -m seed=0,1,2 sharing=prefix sharing.k=0,1,2 logger=csv hydra.sweep.dir=$out/prefix
+python -m benchmark.report $out --out $out/report --no-wandb
