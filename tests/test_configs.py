@@ -54,3 +54,27 @@ def test_other_groups_compose(make_cfg, group):
         if group == "callbacks":
             assert instantiate_all(cfg.callbacks)
         assert cfg.task.fn.startswith("benchmark.tasks.")
+
+
+@pytest.mark.parametrize("launcher, target", [("joblib", "JoblibLauncher"), ("submitit_slurm", "SlurmLauncher"),
+                                              ("submitit_local", "LocalLauncher")])
+def test_cluster_launchers_compose(launcher, target):
+    """Parallel seeds on one machine (joblib) and on SLURM (submitit) are Hydra launcher plugins."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("config", overrides=[f"hydra/launcher={launcher}"], return_hydra_config=True)
+    assert cfg.hydra.launcher._target_.endswith(target)
+    GlobalHydra.instance().clear()
+
+
+def test_joblib_runs_seeds_in_parallel(tmp_path, cache_dir):
+    from tests.conftest import run_cli
+
+    sweep = tmp_path / "sweep"
+    run_cli("-m", "seed=0,1", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "experiment=smoke",
+            "trainer.limit_train_batches=2", "logger=csv", f"paths.cache_dir={cache_dir}", f"hydra.sweep.dir={sweep}")
+    assert (sweep / "0" / "rankings.csv").exists() and (sweep / "1" / "rankings.csv").exists()
+    assert (sweep / "report" / "report.md").exists()
