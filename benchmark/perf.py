@@ -3,7 +3,9 @@
 Prints each figure as a ratio against a baseline measured in the same process (machines are noisy):
 - ranking cost: ranking every child (BatchNorm re-calibration included) / one supernet training epoch through Lightning;
 - prefix-tree evaluation vs. evaluating child by child (same numbers, tested);
-- ground truth: children trained side by side (stacked) vs. one after another, same recipe and batches.
+- ground truth: children trained side by side (stacked) vs. one after another, same recipe and batches;
+- loop overhead: supernet steps through the LightningModule vs. a hand-written loop doing the same work;
+- parameter memory of every sharing degree on the default space.
 """
 from __future__ import annotations
 
@@ -92,6 +94,59 @@ def ground_truth_throughput(cache_dir: str, children: int, epochs: int, chunk: i
             "max_abs_test_acc_diff": max(abs(a["test_acc"] - b["test_acc"]) for a, b in zip(stacked, alone))}
 
 
+def loop_overhead(cache_dir: str, epochs: int) -> dict[str, float]:
+    """Steps per second: Lightning (logging, hooks, progress bar off) vs. the same sampling/forward/backward/step."""
+    dm = MNIST1DDataModule(cache_dir=cache_dir)
+    dm.setup()
+    space = ChainSpace()
+
+    def fresh() -> tuple[Supernet, UniformSampler]:
+        torch.manual_seed(0)
+        return Supernet(space, FullSharing(), dm.shape), UniformSampler(space)
+
+    net, sampler = fresh()
+    module = SupernetModule(net, sampler, partial(torch.optim.SGD, lr=0.05, momentum=0.9, weight_decay=1e-4))
+    timer = _EpochTimer()
+    pl.Trainer(max_epochs=epochs + 1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+               enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+               callbacks=[timer]).fit(module, datamodule=dm)
+    lightning = statistics.median(timer.times[1:])
+    net, sampler = fresh()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
+    times = []
+    for _ in range(epochs + 1):
+        start = time.perf_counter()
+        for x, y in dm.train_dataloader():
+            loss = torch.nn.functional.cross_entropy(net(x, sampler.sample()[0]), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        times.append(time.perf_counter() - start)
+    plain = statistics.median(times[1:])
+    steps = len(dm.train_dataloader())
+    return {"lightning_steps_per_s": steps / lightning, "plain_steps_per_s": steps / plain,
+            "overhead_ratio": lightning / plain}
+
+
+def sharing_memory() -> list[dict[str, float]]:
+    """Parameters and buffers each sharing degree allocates for the default space (copies only where used)."""
+    from benchmark.sharing import KeywordSharing, NoSharing, PartialSharing, PrefixSharing
+
+    shape = MNIST1DDataModule.shape
+    policies = {"full": FullSharing(), "partial m=4 similarity": PartialSharing(4, "similarity"),
+                "partial m=16 random": PartialSharing(16, "random"), "prefix k=0": PrefixSharing(0),
+                "prefix k=2": PrefixSharing(2), "keyword convs shared": KeywordSharing(["stem", "layers.*.conv*"]),
+                "none": NoSharing()}
+    rows = []
+    for name, policy in policies.items():
+        net = Supernet(ChainSpace(), policy, shape)
+        params = sum(p.numel() for p in net.parameters())
+        rows.append({"policy": name, "parameters": params,
+                     "bytes": sum(t.numel() * t.element_size() for t in [*net.parameters(), *net.buffers()]),
+                     "copies": sum(1 for _ in net._units)})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer epochs and repeats (CI smoke)")
@@ -104,6 +159,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
                                             repeats=2 if args.quick else 7)}
     results["ground_truth"] = ground_truth_throughput(args.cache_dir, children=8 if args.quick else 32,
                                                       epochs=1 if args.quick else 3, chunk=args.chunk)
+    results["loop_overhead"] = loop_overhead(args.cache_dir, epochs=2 if args.quick else 5)
+    results["sharing_memory"] = sharing_memory()
     r = results["ranking_cost"]
     print(f"threads={torch.get_num_threads()}  (default space: 64 children, MNIST-1D, 800 validation examples)")
     print(f"one supernet training epoch (Lightning) : {r['train_epoch_s'] * 1e3:8.1f} ms")
@@ -115,6 +172,13 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     print(f"ground truth, {g['children']} children x {g['epochs']} epochs: side by side (chunk {g['chunk']}) "
           f"{g['stacked_s']:.1f} s, one after another {g['one_by_one_s']:.1f} s -> {g['speedup']:.2f}x "
           f"(max |test acc difference| {g['max_abs_test_acc_diff']:.4f})")
+    o = results["loop_overhead"]
+    print(f"supernet steps/s: Lightning {o['lightning_steps_per_s']:.0f}, plain loop {o['plain_steps_per_s']:.0f} "
+          f"-> overhead ratio {o['overhead_ratio']:.2f}")
+    print("parameter memory per sharing degree (default space):")
+    for m in results["sharing_memory"]:
+        print(f"  {m['policy']:<24} {m['parameters']:>9,} parameters  {m['bytes'] / 1024:>8.1f} KiB  "
+              f"{m['copies']:>4} unit copies")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return results
