@@ -239,7 +239,7 @@ def markdown(inputs: Inputs, rows: list[dict[str, Any]], references: list[dict[s
 
 
 def build_report(paths: Sequence[str | Path], out: str | Path, last_k: int = 5, use_wandb: bool = True,
-                 top_k: int = 5) -> list[dict[str, Any]]:
+                 top_k: int = 5, proxies: str | Path | None = None) -> list[dict[str, Any]]:
     """Write the report for the runs under `paths` into `out`; returns the summary rows."""
     from benchmark import plots
 
@@ -251,6 +251,8 @@ def build_report(paths: Sequence[str | Path], out: str | Path, last_k: int = 5, 
         by_variant.setdefault(r.variant, []).append(r)
     rows = [{"variant": v, **variant_summary(rs, last_k)} for v, rs in sorted(by_variant.items())]
     references = _references(inputs, max((len(rs) for rs in by_variant.values()), default=2))
+    if proxies:
+        references = proxy_rows(proxies, next((r.truth for r in inputs.runs if r.truth), None)) + references
     epoch_rows = {v: per_epoch(rs) for v, rs in sorted(by_variant.items())}
     write_csv(out / "summary.csv", COLUMNS, [[r.get(c, "") for c in COLUMNS] for r in rows + references])
     write_csv(out / "per_epoch.csv", ("variant", "epoch", "s_tau", "gt_tau", "gt_tau_std"),
@@ -290,6 +292,22 @@ def _references(inputs: Inputs, instances: int) -> list[dict[str, Any]]:
                          "gt_tau": s["gt_tau"], "gt_tau_std": s["gt_tau_std"], "t1r": s["t1r"], "t3r": s["t3r"]})
     refs.append({"variant": "random ranking", **random_floor(truth, sorted(inputs.runs[0].final), instances)})
     return refs
+
+
+def proxy_rows(path: str | Path, truth: dict[str, float] | None) -> list[dict[str, Any]]:
+    """Training-free baselines from a `proxies.csv` (task=proxies), judged against the runs' ground truth."""
+    by_proxy: dict[str, dict[str, float]] = {}
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            by_proxy.setdefault(r["proxy"], {})[r["child"]] = float(r["score"])
+    rows = []
+    for name, scores in by_proxy.items():
+        row: dict[str, Any] = {"variant": f"proxy: {name} (no training)"}
+        if truth:
+            row.update({k: v for k, v in metrics.ranking_quality(scores, truth).items()
+                        if k in ("gt_tau", "t1r", "t3r", "regret")})
+        rows.append(row)
+    return rows
 
 
 def _log_wandb(out: Path, by_variant: dict[str, list[Run]], rows: list[dict[str, Any]], pngs: list[str]) -> None:
@@ -333,10 +351,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", help="report folder (default: <first path>/report)")
     parser.add_argument("--last-k", type=int, default=5, help="epochs for the within-run stability columns")
     parser.add_argument("--no-wandb", action="store_true", help="do not write a W&B report run")
+    parser.add_argument("--proxies", help="a proxies.csv (task=proxies) to show as training-free baseline rows")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        build_report(args.paths, args.out or Path(args.paths[0]) / "report", args.last_k, not args.no_wandb)
+        build_report(args.paths, args.out or Path(args.paths[0]) / "report", args.last_k, not args.no_wandb,
+                     proxies=args.proxies)
     except ReportError as e:
         raise SystemExit(f"error: {e}")
 

@@ -109,3 +109,18 @@ def test_multirun_ends_with_a_report(tmp_path, cache_dir):
     assert "| default | 2 |" in text and "Skipped" not in text
     assert list((report / "wandb").glob("offline-run-*"))
     assert sorted(p.name for p in sweep.iterdir()) == ["0", "1", "multirun.yaml", "report"]  # nothing stray
+
+
+def test_proxies_appear_as_baseline_rows(tmp_path):
+    truth = {c: i / 9 for i, c in enumerate(CHILDREN)}
+    for s in range(2):
+        make_run(tmp_path / f"{s}", s, [scores(s)], truth=truth)
+    table = tmp_path / "proxies.csv"
+    table.write_text("child,proxy,score,seconds\n" + "".join(f"{c},params,{i},0\n{c},nwot,{-i},0\n"
+                                                               for i, c in enumerate(CHILDREN)))
+    build_report([tmp_path / "0", tmp_path / "1"], tmp_path / "report", use_wandb=False, proxies=table)
+    with open(tmp_path / "report" / "summary.csv") as f:
+        rows = {r["variant"]: r for r in csv.DictReader(f)}
+    assert float(rows["proxy: params (no training)"]["gt_tau"]) == pytest.approx(1.0)
+    assert float(rows["proxy: nwot (no training)"]["gt_tau"]) == pytest.approx(-1.0)
+    assert "proxy: params" in (tmp_path / "report" / "report.md").read_text()
