@@ -5,7 +5,8 @@ Prints each figure as a ratio against a baseline measured in the same process (m
 - prefix-tree evaluation vs. evaluating child by child (same numbers, tested);
 - ground truth: children trained side by side (stacked) vs. one after another, same recipe and batches;
 - loop overhead: supernet steps through the LightningModule vs. a hand-written loop doing the same work;
-- parameter memory of every sharing degree on the default space.
+- parameter memory of every sharing degree on the default space;
+- training-free proxies: seconds to score all children of the default space, per proxy.
 """
 from __future__ import annotations
 
@@ -147,6 +148,21 @@ def sharing_memory() -> list[dict[str, float]]:
     return rows
 
 
+def proxy_speed(cache_dir: str) -> dict[str, float]:
+    from benchmark.proxies import PROXIES, score_children
+
+    dm = MNIST1DDataModule(cache_dir=cache_dir)
+    dm.setup()
+    x, y = dm.splits["val"].tensors
+    space = ChainSpace()
+    out = {}
+    for proxy in PROXIES:
+        start = time.perf_counter()
+        score_children(space, range(space.num_children), dm.shape, [proxy], (x[:128], y[:128]))
+        out[proxy] = time.perf_counter() - start
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer epochs and repeats (CI smoke)")
@@ -161,6 +177,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
                                                       epochs=1 if args.quick else 3, chunk=args.chunk)
     results["loop_overhead"] = loop_overhead(args.cache_dir, epochs=2 if args.quick else 5)
     results["sharing_memory"] = sharing_memory()
+    results["proxy_seconds_all_children"] = proxy_speed(args.cache_dir)
     r = results["ranking_cost"]
     print(f"threads={torch.get_num_threads()}  (default space: 64 children, MNIST-1D, 800 validation examples)")
     print(f"one supernet training epoch (Lightning) : {r['train_epoch_s'] * 1e3:8.1f} ms")
@@ -179,6 +196,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     for m in results["sharing_memory"]:
         print(f"  {m['policy']:<24} {m['parameters']:>9,} parameters  {m['bytes'] / 1024:>8.1f} KiB  "
               f"{m['copies']:>4} unit copies")
+    print("training-free proxies, seconds for all 64 children: " + ", ".join(
+        f"{k} {v:.2f}" for k, v in results["proxy_seconds_all_children"].items()))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return results
