@@ -154,12 +154,17 @@ def variant_summary(runs: list[Run], last_k: int) -> dict[str, Any]:
                            "epochs": min(max(r.epochs) for r in runs) + 1}
     if len(runs) >= 2:
         st = metrics.s_tau([r.final for r in runs])
-        row.update({"s_tau": st["mean"], "s_tau_min": st["min"], "s_tau_max": st["max"]})
-    epoch_taus = []
+        row.update({"s_tau": st["mean"], "s_tau_min": st["min"], "s_tau_max": st["max"],
+                    "top5_overlap": _mean([metrics.top_k_overlap(a.final, b.final, 5)
+                                           for i, a in enumerate(runs) for b in runs[i + 1:]])})
+    epoch_taus, top1_changes = [], []
     for r in runs:
         tail = sorted(r.epochs)[-(last_k + 1):]
         epoch_taus += [metrics.kendall_tau(r.epochs[a], r.epochs[b]) for a, b in zip(tail, tail[1:])]
+        top1_changes += [metrics.ranking(r.epochs[a])[0] != metrics.ranking(r.epochs[b])[0]
+                         for a, b in zip(tail, tail[1:])]
     row["epoch_tau"] = _mean(epoch_taus)
+    row["top1_changes"] = _mean(top1_changes)
     judged = [r for r in runs if r.truth]
     if judged:
         gt = [metrics.kendall_tau(r.final, r.truth) for r in judged]
@@ -204,7 +209,7 @@ def per_epoch(runs: list[Run]) -> list[dict[str, Any]]:
 
 
 COLUMNS = ("variant", "runs", "seeds", "epochs", "s_tau", "s_tau_min", "s_tau_max", "gt_tau", "gt_tau_std", "t1r",
-           "t3r", "regret", "epoch_tau", "gt_tau_mean_k", "gt_tau_std_k")
+           "t3r", "regret", "epoch_tau", "top1_changes", "top5_overlap", "gt_tau_mean_k", "gt_tau_std_k")
 
 
 def _fmt(row: dict[str, Any], key: str, digits: int = 2) -> str:
@@ -221,17 +226,20 @@ def markdown(inputs: Inputs, rows: list[dict[str, Any]], references: list[dict[s
              f"{len(inputs.runs)} runs in {len(rows)} variant(s); {len(inputs.skipped)} skipped. "
              f"Common settings: {' '.join(f'{k}={v}' for k, v in inputs.common.items()) or 'the defaults'}.", "",
              "| variant | runs | S-Tau mean (min, max) | GT-Tau mean ± std | T1R | T3R | regret | "
-             f"epoch tau (last {last_k}) | GT-Tau-Mean-{last_k} / Std-{last_k} |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"epoch tau (last {last_k}) | top-1 changes | top-5 overlap | GT-Tau-Mean-{last_k} / Std-{last_k} |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows + references:
         st = f"{_fmt(r, 's_tau')} ({_fmt(r, 's_tau_min')}, {_fmt(r, 's_tau_max')})" if "s_tau_min" in r else _fmt(r, "s_tau")
         lines.append(f"| {r['variant']} | {r.get('runs', '—')} | {st} | {_fmt(r, 'gt_tau')} ± {_fmt(r, 'gt_tau_std')} | "
                      f"{_fmt(r, 't1r', 1)} | {_fmt(r, 't3r', 1)} | {_fmt(r, 'regret', 4)} | {_fmt(r, 'epoch_tau')} | "
+                     f"{_fmt(r, 'top1_changes')} | {_fmt(r, 'top5_overlap')} | "
                      f"{_fmt(r, 'gt_tau_mean_k')} / {_fmt(r, 'gt_tau_std_k')} |")
     lines += ["", "S-Tau: mean pairwise Kendall tau-b of the instances' final rankings. GT-Tau: Kendall tau-b of the "
               "final ranking against the ground truth (positive = agrees). TnR: best ground-truth rank among the "
               "supernet's top n (1 = found the true best). Regret: ground-truth accuracy of the true best minus that of "
-              "the supernet's pick. Reference rows: the ground truth's own seeds (its ceiling) and random rankings.", ""]
+              "the supernet's pick. Epoch tau: mean tau between consecutive epochs over the last k; top-1 changes: share of those "
+              "epoch steps where the best child changed; top-5 overlap: mean share of the top 5 two seeds agree on. "
+              "Reference rows: the ground truth's own seeds (its ceiling) and random rankings.", ""]
     if inputs.skipped:
         lines += ["## Skipped", ""] + [f"- `{p}`: {why}" for p, why in inputs.skipped] + [""]
     lines += [f"![{p}]({p})" for p in plots]
