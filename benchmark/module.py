@@ -20,6 +20,15 @@ from benchmark.supernet import Supernet
 ARCH_SYNC = ("broadcast", "per_rank")
 
 
+def optimizers(module: pl.LightningModule, optimizer: Callable[..., torch.optim.Optimizer],
+               scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None) -> Any:
+    """Lightning's `configure_optimizers` answer for config-built factories; the schedule steps per epoch."""
+    opt = optimizer(params=module.parameters())
+    if scheduler is None:
+        return opt
+    return {"optimizer": opt, "lr_scheduler": {"scheduler": scheduler(optimizer=opt), "interval": "epoch"}}
+
+
 class Diverged(RuntimeError):
     """The training loss became NaN or infinite."""
 
@@ -145,11 +154,7 @@ class SupernetModule(pl.LightningModule):
                 self.anchor = int(best)
 
     def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(params=self.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer=optimizer),
-                                                         "interval": "epoch"}}
+        return optimizers(self, self.optimizer_factory, self.scheduler_factory)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["sampler"] = self.sampler.state_dict()

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.module import optimizers
 from benchmark.spaces import DataShape, SearchSpace
 from benchmark.spaces.ops import SegmentMean
 
@@ -143,11 +144,7 @@ class StackedChildrenModule(pl.LightningModule):
         return F.cross_entropy(logits.flatten(0, 1), y.repeat_interleave(n), reduction="sum") / len(y)
 
     def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(params=self.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer=optimizer),
-                                                         "interval": "epoch"}}
+        return optimizers(self, self.optimizer_factory, self.scheduler_factory)
 
 
 @torch.no_grad()
