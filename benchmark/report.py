@@ -35,7 +35,9 @@ from benchmark.io import write_csv
 
 log = logging.getLogger(__name__)
 
-IGNORED_OVERRIDE_PREFIXES = ("seed=", "hydra.", "paths.", "logger", "trainer.accelerator", "trainer.devices")
+# Overrides that do not change what a run ranks (the interference probe is tested to leave rankings untouched).
+IGNORED_OVERRIDE_PREFIXES = ("seed=", "hydra.", "paths.", "logger", "trainer.accelerator", "trainer.devices",
+                             "callbacks=with_interference", "callbacks.interference.")
 
 
 class ReportError(ValueError):
@@ -275,7 +277,7 @@ def build_report(paths: Sequence[str | Path], out: str | Path, last_k: int = 5, 
         plots.rank_trajectories(by_variant, out / "rank_trajectories.png", top=top_k)
         plots.top_k_frequency(by_variant, out / "top_k_frequency.png", k=top_k)
         pngs += ["rank_trajectories.png", "top_k_frequency.png"]
-    text = markdown(inputs, rows, references, last_k, pngs)
+    text = markdown(inputs, rows, references, last_k, pngs) + interference_section(by_variant, out)
     (out / "report.md").write_text(text)
     if use_wandb and by_variant:
         _log_wandb(out, by_variant, rows, pngs)
@@ -300,6 +302,29 @@ def _references(inputs: Inputs, instances: int) -> list[dict[str, Any]]:
                          "gt_tau": s["gt_tau"], "gt_tau_std": s["gt_tau_std"], "t1r": s["t1r"], "t3r": s["t3r"]})
     refs.append({"variant": "random ranking", **random_floor(truth, sorted(inputs.runs[0].final), instances)})
     return refs
+
+
+def interference_section(by_variant: dict[str, list[Run]], out: Path) -> str:
+    """Mean +- std over seeds of each run's `interference_summary.json` (runs with the probe on), per variant."""
+    table: dict[str, dict[str, list[float]]] = {}
+    for variant, runs in sorted(by_variant.items()):
+        for r in runs:
+            f = r.path / "interference_summary.json"
+            if f.exists():
+                for k, v in json.loads(f.read_text()).items():
+                    table.setdefault(variant, {}).setdefault(k, []).append(v)
+    if not table:
+        return ""
+    keys = sorted({k for stats_ in table.values() for k in stats_ if k != "probes"})
+    write_csv(out / "interference.csv", ("variant", "runs", *keys),
+              [[v, len(next(iter(st.values()))), *(_mean(st.get(k, [])) for k in keys)] for v, st in table.items()])
+    lines = ["", "## Interference (runs with the probe)", "",
+             "| variant | runs | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
+    for v, st in table.items():
+        cells = [f"{_mean(st[k]):.3f} ± {float(np.std(st[k])):.3f}" if k in st else "—" for k in keys]
+        lines.append(f"| {v} | {len(st[keys[0]])} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\nMean ± std over seeds of each run's interference_summary.json: mean gradient cosine per " \
+        "distance d, and Spearman correlations of gradient similarity with d and with input/output similarity.\n"
 
 
 def proxy_rows(path: str | Path, truth: dict[str, float] | None) -> list[dict[str, Any]]:

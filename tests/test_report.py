@@ -124,3 +124,12 @@ def test_proxies_appear_as_baseline_rows(tmp_path):
     assert float(rows["proxy: params (no training)"]["gt_tau"]) == pytest.approx(1.0)
     assert float(rows["proxy: nwot (no training)"]["gt_tau"]) == pytest.approx(-1.0)
     assert "proxy: params" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_interference_summaries_are_aggregated_per_variant(tmp_path):
+    for s in range(2):
+        run = make_run(tmp_path / f"{s}", s, [scores(s)], overrides=["callbacks=with_interference"])
+        (run / "interference_summary.json").write_text(json.dumps({"grad_cos_mean_d1": 0.4 + s / 10, "probes": 9}))
+    build_report([tmp_path], tmp_path / "report", use_wandb=False)
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "## Interference" in text and "| default | 2 | 0.450 ± 0.050 |" in text
