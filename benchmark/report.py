@@ -87,7 +87,7 @@ def assign_variants(runs: list[Run]) -> dict[str, str]:
     keys = sorted({k for r in runs for k in r.overrides})
     swept = [k for k in keys if len({r.overrides.get(k) for r in runs}) > 1]
     for r in runs:
-        r.variant = " ".join(f"{k}={r.overrides.get(k, '(default)')}" for k in swept) or "default"
+        r.variant = " ".join(f"{k}={r.overrides[k]}" for k in swept if k in r.overrides) or "default"
     return {k: runs[0].overrides[k] for k in keys if k not in swept and k in runs[0].overrides}
 
 
@@ -305,14 +305,17 @@ def _references(inputs: Inputs, instances: int) -> list[dict[str, Any]]:
 
 
 def interference_section(by_variant: dict[str, list[Run]], out: Path) -> str:
-    """Mean +- std over seeds of each run's `interference_summary.json` (runs with the probe on), per variant."""
+    """Mean +- std over seeds of each run's interference summary (from its `interference.csv`), per variant."""
+    from benchmark.callbacks.interference import summarize
+
     table: dict[str, dict[str, list[float]]] = {}
     for variant, runs in sorted(by_variant.items()):
         for r in runs:
-            f = r.path / "interference_summary.json"
+            f = r.path / "interference.csv"
             if f.exists():
-                for k, v in json.loads(f.read_text()).items():
-                    table.setdefault(variant, {}).setdefault(k, []).append(v)
+                with open(f, newline="") as fh:
+                    for k, v in summarize(list(csv.DictReader(fh))).items():
+                        table.setdefault(variant, {}).setdefault(k, []).append(v)
     if not table:
         return ""
     keys = sorted({k for stats_ in table.values() for k in stats_ if k != "probes"})
@@ -323,8 +326,9 @@ def interference_section(by_variant: dict[str, list[Run]], out: Path) -> str:
     for v, st in table.items():
         cells = [f"{_mean(st[k]):.3f} ± {float(np.std(st[k])):.3f}" if k in st else "—" for k in keys]
         lines.append(f"| {v} | {len(st[keys[0]])} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n\nMean ± std over seeds of each run's interference_summary.json: mean gradient cosine per " \
-        "distance d, and Spearman correlations of gradient similarity with d and with input/output similarity.\n"
+    return "\n".join(lines) + "\n\nMean ± std over seeds of each run's probe summary: mean gradient cosine per distance d, " \
+        "and Spearman correlations of gradient similarity with d and with input/output similarity (all pairs, and " \
+        "pairs at layers >= 1 where inputs can differ).\n"
 
 
 def proxy_rows(path: str | Path, truth: dict[str, float] | None) -> list[dict[str, Any]]:

@@ -129,7 +129,10 @@ def test_proxies_appear_as_baseline_rows(tmp_path):
 def test_interference_summaries_are_aggregated_per_variant(tmp_path):
     for s in range(2):
         run = make_run(tmp_path / f"{s}", s, [scores(s)], overrides=["callbacks=with_interference"])
-        (run / "interference_summary.json").write_text(json.dumps({"grad_cos_mean_d1": 0.4 + s / 10, "probes": 9}))
+        rows = [(0, 1, "conv3", "0-0", "1-0", 1, 0.4 + s / 10, 0.5, 0.5)] * 3
+        with open(run / "interference.csv", "w", newline="") as f:
+            csv.writer(f).writerows([("step", "layer", "op", "child_a", "child_b", "d", "grad_cos", "input_cos",
+                                      "output_cos"), *rows])
     build_report([tmp_path], tmp_path / "report", use_wandb=False)
     text = (tmp_path / "report" / "report.md").read_text()
     assert "## Interference" in text and "| default | 2 | 0.450 ± 0.050 |" in text

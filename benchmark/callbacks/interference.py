@@ -32,6 +32,27 @@ from benchmark.supernet import Supernet
 HEADER = ("step", "layer", "op", "child_a", "child_b", "d", "grad_cos", "input_cos", "output_cos")
 
 
+def summarize(rows: list[tuple[Any, ...]] | list[dict[str, Any]]) -> dict[str, float]:
+    """Mean gradient cosine per d, and Spearman correlations of gradient similarity with d and with input/output
+    similarity, over all pairs and over pairs at layers >= 1 (at layer 0 both children see the stem's output, so input
+    and output similarity are 1 by construction there)."""
+    if rows and isinstance(rows[0], dict):
+        rows = [tuple(r[k] for k in HEADER) for r in rows]
+    if len(rows) < 3:
+        return {}
+    layer, d, g, i, o = (np.array([float(r[k]) for r in rows]) for k in (1, 5, 6, 7, 8))
+    out = {"probes": float(len(rows))}
+    for name, x in (("d", d), ("input_cos", i), ("output_cos", o)):
+        out[f"spearman_{name}_vs_grad_cos"] = float(stats.spearmanr(x, g).statistic)
+    deep = layer >= 1
+    if deep.sum() >= 3:
+        for name, x in (("input_cos", i), ("output_cos", o)):
+            out[f"spearman_{name}_vs_grad_cos_layers_ge1"] = float(stats.spearmanr(x[deep], g[deep]).statistic)
+    for k in sorted(set(d.tolist())):
+        out[f"grad_cos_mean_d{int(k)}"] = float(g[d == k].mean())
+    return out
+
+
 class InterferenceProbe(pl.Callback):
     def __init__(self, output_dir: str, every_n_steps: int = 50, pairs_per_distance: int = 2, seed: int = 0,
                  filename: str = "interference.csv") -> None:
@@ -118,15 +139,7 @@ class InterferenceProbe(pl.Callback):
 
     # -- summary -----------------------------------------------------------------------------------------------------
     def summary(self) -> dict[str, float]:
-        if len(self.rows) < 3:
-            return {}
-        d, g, i, o = (np.array([r[k] for r in self.rows], float) for k in (5, 6, 7, 8))
-        out = {"probes": float(len(self.rows))}
-        for name, x in (("d", d), ("input_cos", i), ("output_cos", o)):
-            out[f"spearman_{name}_vs_grad_cos"] = float(stats.spearmanr(x, g).statistic)
-        for k in sorted(set(d.tolist())):
-            out[f"grad_cos_mean_d{int(k)}"] = float(g[d == k].mean())
-        return out
+        return summarize(self.rows)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         summary = self.summary()
