@@ -145,7 +145,7 @@ def freeflow(space: SearchSpace, shape: DataShape, seed: int = 0) -> dict[int, f
         h = sum(_Weighted(supernet.unit(u, 0), alphas[u])(h) for u in units)
     R = supernet.unit("head", 0)(h).sum()
     grads = torch.autograd.grad(R, list(alphas.values()))
-    op_score = {u: float((a * g).abs()) for (u, a), g in zip(alphas.items(), grads)}
+    op_score = {u: float((a.detach() * g).abs()) for (u, a), g in zip(alphas.items(), grads)}
     return {i: sum(op_score[u] for u in space.path(arch) if u in op_score) for i, arch in enumerate(space.children())}
 
 
