@@ -14,4 +14,6 @@ python run.py -m seed=0,1,2 experiment=magic $probe hydra.sweep.dir=$out/magic
 python run.py -m seed=0,1,2 sampler=round_robin sampler.order=fixed,shuffle_once,shuffle_every logger=csv \
   hydra.sweep.dir=$out/round_robin
 python run.py -m seed=0,1,2 sampler=fair logger=csv hydra.sweep.dir=$out/fair
+# fair trains 4 children per step: at the uniform sampler's budget of child updates it gets a quarter of the epochs
+python run.py -m seed=0,1,2 sampler=fair trainer.max_epochs=10 logger=csv hydra.sweep.dir=$out/fair_equal_budget
 python -m benchmark.report $out --out $out/report --no-wandb
