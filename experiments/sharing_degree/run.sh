@@ -10,3 +10,9 @@ python run.py -m seed=0,1,2 sharing=partial sharing.groups=2,4,16 sharing.partit
 python run.py -m seed=0,1,2 sharing=none logger=csv hydra.sweep.dir=$out/none
 python run.py -m seed=0,1,2 sharing=prefix sharing.k=0,1,2 logger=csv hydra.sweep.dir=$out/prefix
 python -m benchmark.report $out --out $out/report --no-wandb
+# The paper's setting: every group trained for the full schedule (epochs x m), here for m = 2 and 4.
+python run.py -m seed=0,1,2 sharing=partial sharing.groups=2 sharing.partition=random,similarity \
+  trainer.max_epochs=80 logger=csv hydra.sweep.dir=multirun/sharing_per_group_budget/m2
+python run.py -m seed=0,1,2 sharing=partial sharing.groups=4 sharing.partition=random,similarity \
+  trainer.max_epochs=160 logger=csv hydra.sweep.dir=multirun/sharing_per_group_budget/m4
+python -m benchmark.report multirun/sharing_per_group_budget --out multirun/sharing_per_group_budget/report --no-wandb
