@@ -70,6 +70,7 @@ def test_cluster_launchers_compose(launcher, target):
     GlobalHydra.instance().clear()
 
 
+@pytest.mark.slow
 def test_joblib_runs_seeds_in_parallel(tmp_path, cache_dir):
     from tests.conftest import run_cli
 
