@@ -42,12 +42,15 @@ def summarize(rows: list[tuple[Any, ...]] | list[dict[str, Any]]) -> dict[str, f
         return {}
     layer, d, g, i, o = (np.array([float(r[k]) for r in rows]) for k in (1, 5, 6, 7, 8))
     out = {"probes": float(len(rows))}
+    def spearman(x: np.ndarray, y: np.ndarray) -> float:  # undefined (nan) when either side is constant
+        return float(stats.spearmanr(x, y).statistic) if np.ptp(x) > 0 and np.ptp(y) > 0 else float("nan")
+
     for name, x in (("d", d), ("input_cos", i), ("output_cos", o)):
-        out[f"spearman_{name}_vs_grad_cos"] = float(stats.spearmanr(x, g).statistic)
+        out[f"spearman_{name}_vs_grad_cos"] = spearman(x, g)
     deep = layer >= 1
     if deep.sum() >= 3:
         for name, x in (("input_cos", i), ("output_cos", o)):
-            out[f"spearman_{name}_vs_grad_cos_layers_ge1"] = float(stats.spearmanr(x[deep], g[deep]).statistic)
+            out[f"spearman_{name}_vs_grad_cos_layers_ge1"] = spearman(x[deep], g[deep])
     for k in sorted(set(d.tolist())):
         out[f"grad_cos_mean_d{int(k)}"] = float(g[d == k].mean())
     return out
