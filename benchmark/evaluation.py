@@ -6,7 +6,8 @@ first re-estimates the statistics of its own BN layers on a few training batches
 Doing that child by child repeats most of the work: children whose routes agree on the first units compute the same
 activations there, and - because a BN layer's re-calibrated statistics depend only on the units before it - the same
 statistics too. So routes are merged into a prefix tree and every node is computed once; the result is exactly the
-per-child procedure (tested against it), at a fraction of the cost (84 instead of 320 unit calls on the default space).
+per-child procedure (tested against it), at a fraction of the cost (149 instead of 320 unit calls on the default
+space: 1 stem, 4 + 16 + 64 ops, 64 heads).
 """
 from __future__ import annotations
 

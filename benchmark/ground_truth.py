@@ -17,7 +17,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
@@ -174,10 +174,6 @@ def find(cfg: DictConfig, space: SearchSpace) -> GroundTruth | None:
             raise ConfigError("ground_truth.path", cfg.ground_truth.path, f"a table for this space ({e})") from e
     table = cache_folder(cfg) / "ground_truth.csv"
     return read_table(table, space, metric) if table.is_file() else None
-
-
-def pending_pairs(pairs: Iterable[tuple[int, int]], done: set[tuple[str, int]], space: SearchSpace) -> list[tuple[int, int]]:
-    return [(seed, child) for seed, child in pairs if (space.name(child), seed) not in done]
 
 
 def read_parts(folder: Path) -> list[dict[str, Any]]:

@@ -60,18 +60,17 @@ class RoundRobinSampler(Sampler):
         require(order in self.orders, "sampler.order", order, f"one of {list(self.orders)}")
         super().__init__(space, seed)
         self.order = order
-        self.cycle = self._new_cycle(first=True)
+        self.cycle = self._shuffled() if order != "fixed" else list(range(space.num_children))
         self.position = 0
 
-    def _new_cycle(self, first: bool = False) -> list[int]:
-        n = self.space.num_children
-        if self.order == "fixed" or (self.order == "shuffle_once" and not first):
-            return list(range(n)) if self.order == "fixed" else self.cycle
-        return torch.randperm(n, generator=self.generator).tolist()
+    def _shuffled(self) -> list[int]:
+        return torch.randperm(self.space.num_children, generator=self.generator).tolist()
 
     def sample(self) -> list[int]:
         if self.position == len(self.cycle):
-            self.cycle, self.position = self._new_cycle(), 0
+            if self.order == "shuffle_every":
+                self.cycle = self._shuffled()
+            self.position = 0
         self.position += 1
         return [self.cycle[self.position - 1]]
 

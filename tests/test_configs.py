@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
+from hydra.utils import get_method
 
 from benchmark.tasks.common import build_study, build_trainer, instantiate_all
 
@@ -47,13 +48,24 @@ def test_every_trainer_option_composes(make_cfg, option):
         assert isinstance(build_trainer(make_cfg(f"trainer={option}", "logger=csv")), pl.Trainer)
 
 
-@pytest.mark.parametrize("group", ["task", "callbacks", "module", "experiment"])
+@pytest.mark.parametrize("group", ["task", "callbacks", "module", "ground_truth"])
 def test_other_groups_compose(make_cfg, group):
     for option in options(group):
         cfg = make_cfg(f"{group}={option}")
         if group == "callbacks":
             assert instantiate_all(cfg.callbacks)
-        assert cfg.task.fn.startswith("benchmark.tasks.")
+        if group == "task":
+            assert callable(get_method(cfg.task.fn)) and cfg.task.name == option
+
+
+def test_experiment_presets_change_what_they_say(make_cfg):
+    smoke = make_cfg("experiment=smoke")
+    assert smoke.trainer.max_epochs == 1 and smoke.callbacks.ranking.calib_batches == 1
+    magic = make_cfg("experiment=magic")
+    assert magic.sampler._target_.endswith("GradualSampler") and magic.module.align.weight > 0
+    probe = make_cfg("experiment=interference")
+    assert probe.callbacks.interference._target_.endswith("InterferenceProbe") and "ranking" in probe.callbacks
+    assert set(options("experiment")) == {"smoke", "magic", "interference"}
 
 
 @pytest.mark.parametrize("launcher, target", [("joblib", "JoblibLauncher"), ("submitit_slurm", "SlurmLauncher"),

@@ -3,7 +3,6 @@ distributed ranking equals a single-process ranking of the same weights."""
 import csv
 import json
 
-import pytest
 import torch
 
 from benchmark.evaluation import evaluate_children

@@ -77,3 +77,16 @@ def test_subset_of_children(data):
 def test_rank_order_and_ties():
     scores = [ChildScore(0, 0.5, 1.0), ChildScore(1, 0.7, 2.0), ChildScore(2, 0.5, 0.9), ChildScore(3, 0.5, 0.9)]
     assert [s.child for s in rank_children(scores)] == [1, 2, 3, 0]
+
+
+def test_prefix_tree_shares_every_common_prefix():
+    """Default space, full sharing: 1 stem, 4 + 16 + 64 ops and 64 heads = 149 unit calls instead of 64 x 5 = 320."""
+    from benchmark.evaluation import _prefix_tree
+    from benchmark.spaces import DataShape
+
+    def count(nodes):
+        return sum(1 + count(list(n.children.values())) for n in nodes)
+
+    shape = DataShape(1, 40, 10)
+    assert count(_prefix_tree(Supernet(ChainSpace(), FullSharing(), shape), range(64))) == 149
+    assert count(_prefix_tree(Supernet(ChainSpace(), PartialSharing(64, "random"), shape), range(64))) == 320

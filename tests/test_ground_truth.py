@@ -1,6 +1,5 @@
 """Ground truth: stacked training equals one-by-one training; cache, resume, shards; CSV import with clear errors."""
 import logging
-import math
 from pathlib import Path
 
 import pytest

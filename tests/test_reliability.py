@@ -1,7 +1,6 @@
 """Reliability: exact resume after SIGKILL, divergence caught and reported, W&B never breaks a run, safe loading."""
 import json
 
-import pytest
 import torch
 
 from benchmark.report import load_inputs

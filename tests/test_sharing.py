@@ -2,7 +2,6 @@
 import itertools
 
 import pytest
-import torch
 
 from benchmark.errors import ConfigError
 from benchmark.sharing import FullSharing, KeywordSharing, NoSharing, PartialSharing, PrefixSharing

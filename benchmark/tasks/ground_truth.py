@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 
 from benchmark.data import ArrayDataModule
 from benchmark.errors import require
-from benchmark.ground_truth import (GroundTruth, cache_folder, pending_pairs, provenance, read_parts, read_table)
+from benchmark.ground_truth import HEADER, GroundTruth, cache_folder, provenance, read_parts, read_table
 from benchmark.io import write_csv, write_json
 from benchmark.spaces import SearchSpace
 from benchmark.stacked import StackedChildren, StackedChildrenModule, stack_accuracy
@@ -79,25 +79,24 @@ def run(cfg: DictConfig) -> dict[str, float]:
         table = read_table(table_path, space, cfg.ground_truth.metric, key="ground_truth cache")
         if set(table.seeds) >= set(range(seeds)):
             log.info("ground truth found in the cache: %s", table_path)
-            return _finish(table, table_path, out, seeds)
+            return _finish(table, table_path, out)
     pl.seed_everything(cfg.seed, workers=True)
     dm: ArrayDataModule = instantiate(cfg.data)
     dm.setup()
     write_json(folder / "provenance.json", provenance(cfg))
     part = folder / f"part-{shard}-of-{shards}.csv"
-    mine = wanted[shard::shards]
-    done = {(r["child"], r["seed"]) for r in read_parts(folder)}
-    todo = pending_pairs(mine, done, space)
+    mine = {(s, space.name(c)) for s, c in wanted[shard::shards]}
+    rows = [r for r in read_parts(folder) if (r["seed"], r["child"]) in mine]  # this shard's finished pairs
+    done = {(r["seed"], r["child"]) for r in rows}
+    todo = [(s, c) for s, c in wanted[shard::shards] if (s, space.name(c)) not in done]
     log.info("ground truth shard %d/%d: %d of %d (child, seed) pairs to train, %d already done; cache %s",
-             shard, shards, len(todo), len(mine), len(mine) - len(todo), folder)
-    rows = [r for r in read_parts(folder) if (r["seed"], space.index(space.parse(r["child"]))) in set(mine)]
+             shard, shards, len(todo), len(mine), len(done), folder)
     chunk, start, trained = cfg.ground_truth.chunk, time.perf_counter(), 0
     for seed, group in groupby(todo, key=lambda p: p[0]):
         children = [c for _, c in group]
         for i in range(0, len(children), chunk):
             rows += train_chunk(cfg, space, dm, seed, children[i:i + chunk])
-            write_csv(part, ("child", "seed", "val_acc", "test_acc", "params", "epochs"),
-                      [[r[k] for k in ("child", "seed", "val_acc", "test_acc", "params", "epochs")] for r in rows])
+            write_csv(part, HEADER, [[r[k] for k in HEADER] for r in rows])
             trained += len(children[i:i + chunk])
             log.info("seed %d: %d/%d pairs trained (%.1f s per child)", seed, trained, len(todo),
                      (time.perf_counter() - start) / trained)
@@ -105,13 +104,13 @@ def run(cfg: DictConfig) -> dict[str, float]:
     if {(r["seed"], space.index(space.parse(r["child"]))) for r in merged} >= set(wanted):
         table = GroundTruth(merged, cfg.ground_truth.metric, provenance(cfg))
         table.save(table_path)
-        return _finish(table, table_path, out, seeds)
+        return _finish(table, table_path, out)
     log.info("shard %d done; the table is complete once every shard has run (%d of %d pairs so far)",
              shard, len(merged), len(wanted))
     return {}
 
 
-def _finish(table: GroundTruth, table_path: Path, out: Path, seeds: int) -> dict[str, float]:
+def _finish(table: GroundTruth, table_path: Path, out: Path) -> dict[str, float]:
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(table_path, out / "ground_truth.csv")
     shutil.copyfile(table_path.with_suffix(".json"), out / "ground_truth.json")
