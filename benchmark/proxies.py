@@ -50,7 +50,7 @@ def flops(net: nn.Module, shape: DataShape, batch: Batch | None) -> float:
 
     hooks = [m.register_forward_hook(count) for m in net.modules() if isinstance(m, (nn.Conv1d, nn.Linear))]
     with torch.no_grad():
-        net.eval()(torch.zeros(1, shape.channels, shape.length))
+        net.eval()(torch.zeros(1, *shape.input_size))
     for h in hooks:
         h.remove()
     return float(2 * macs)
@@ -67,7 +67,7 @@ def _linearised(net: nn.Module) -> nn.Module:
 
 def synflow(net: nn.Module, shape: DataShape, batch: Batch | None) -> float:
     net = _linearised(net)
-    R = net(torch.ones(1, shape.channels, shape.length, dtype=torch.float64)).sum()
+    R = net(torch.ones(1, *shape.input_size, dtype=torch.float64)).sum()
     grads = torch.autograd.grad(R, list(net.parameters()))
     return float(sum((p.detach() * g).sum() for p, g in zip(net.parameters(), grads)))
 
@@ -139,7 +139,7 @@ def freeflow(space: SearchSpace, shape: DataShape, seed: int = 0) -> dict[int, f
     supernet = _linearised(Supernet(space, FullSharing(), shape))
     alphas = {u: torch.ones((), dtype=torch.float64, requires_grad=True)
               for u in space.unit_names() if u not in ("stem", "head")}
-    h = supernet.unit("stem", 0)(torch.ones(1, shape.channels, shape.length, dtype=torch.float64))
+    h = supernet.unit("stem", 0)(torch.ones(1, *shape.input_size, dtype=torch.float64))
     for depth in range(1, len(space.decisions) + 1):
         units = [u for u in alphas if space.depth(u) == depth]
         h = sum(_Weighted(supernet.unit(u, 0), alphas[u])(h) for u in units)
