@@ -104,7 +104,7 @@ class StackedChildren(nn.Module):
             for i, p in enumerate(paths):
                 units.setdefault(p[d], []).append(i)
             self.groups.append(list(units.items()))
-            self.stages.append(nn.ModuleDict({unit.replace(".", "/"): stack_modules([standalone[i][d] for i in idx])
+            self.stages.append(nn.ModuleDict({unit.replace(".", "/"): stack_modules([standalone[i].units[d] for i in idx])
                                               for unit, idx in units.items()}))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

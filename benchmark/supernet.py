@@ -22,6 +22,7 @@ class Supernet(nn.Module):
 
     def __init__(self, space: SearchSpace, sharing: SharingPolicy, shape: DataShape) -> None:
         super().__init__()
+        space.check_data(shape)
         sharing.bind(space)
         self.space, self.sharing, self.shape = space, sharing, shape
         owners: dict[str, dict[int, int]] = {u: {} for u in space.unit_names()}
@@ -66,10 +67,6 @@ class Supernet(nn.Module):
             yield from module.parameters()
 
     def forward(self, x: torch.Tensor, child: int, features: list[torch.Tensor] | None = None) -> torch.Tensor:
-        """Logits of `child`; with `features`, also append the output of every unit before the head to it."""
+        """Logits of `child`; with `features`, also append the output of every layer before the head to it."""
         route = self.routes[child]
-        for i, key in enumerate(route):
-            x = self._units[key](x)
-            if features is not None and i < len(route) - 1:
-                features.append(x)
-        return x
+        return self.space.run(x, lambda k, h: self._units[route[k]](h), features)

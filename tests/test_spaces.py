@@ -63,7 +63,7 @@ def test_standalone_child_shapes_and_units():
     for arch in [(0, 0, 0), (3, 3, 3), (2, 1, 3)]:
         net = space.build_child(arch, SHAPE)
         assert net(torch.randn(5, 1, 40)).shape == (5, 10)
-        assert len(net) == 5  # stem, three ops, head
+        assert len(net.units) == 5  # stem, three ops, head
     assert space.path((1, 3, 2)) == ["stem", "layers.0.conv5", "layers.1.maxpool3", "layers.2.dilconv3", "head"]
     assert [space.depth(u) for u in space.path((1, 3, 2))] == [0, 1, 2, 3, 4]
     assert len(space.unit_names()) == 2 + 3 * 4

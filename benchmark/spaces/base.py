@@ -8,15 +8,19 @@ sharing policies only ever see unit names, never the ops inside.
 from __future__ import annotations
 
 import itertools
+import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
+import torch
 from torch import nn
 
 from benchmark.errors import require
 
 Arch = tuple[int, ...]
+#: Applies the unit at position k of a child's path to a tensor (see SearchSpace.run).
+UnitCall = Callable[[int, torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -45,11 +49,18 @@ class SearchSpace(ABC):
 
     #: Separator of choice indices in a child's name, e.g. "0-3-1".
     separator = "-"
+    #: A child's forward is the plain composition of its path. The prefix-tree evaluator and side-by-side ground
+    #: truth rely on it; spaces whose children are DAGs (cells) set it False and override `run`.
+    is_chain = True
 
-    def __init__(self, decisions: Sequence[str], choices: Sequence[Sequence[str]]) -> None:
+    def __init__(self, decisions: Sequence[str], choices: Sequence[Sequence[str]],
+                 eval_children: int | None = None, eval_seed: int = 0) -> None:
         self.decisions = list(decisions)
         self.choices = [tuple(c) for c in choices]
         self._radix = [len(c) for c in self.choices]
+        require(eval_children is None or (isinstance(eval_children, int) and 1 <= eval_children),
+                "search_space.eval_children", eval_children, "null (rank every child) or an integer >= 1")
+        self.eval_children, self.eval_seed = eval_children, eval_seed
 
     # -- enumeration and names -------------------------------------------------------------------------------------
     @property
@@ -78,6 +89,15 @@ class SearchSpace(ABC):
 
     def children(self) -> Iterator[Arch]:
         return itertools.product(*(range(r) for r in self._radix))
+
+    def ranked_children(self) -> list[int]:
+        """The children that rankings, ground truth and proxies measure: every child, or - for spaces too large to
+        rank every epoch - a fixed sample of `eval_children`, drawn with `eval_seed` (never the run's seed, so every
+        seed of a study ranks the same children). The supernet still trains on the whole space."""
+        n = self.num_children
+        if self.eval_children is None or self.eval_children >= n:
+            return list(range(n))
+        return sorted(random.Random(self.eval_seed).sample(range(n), self.eval_children))
 
     def name(self, child: int | Sequence[int]) -> str:
         arch = self.arch(child) if isinstance(child, int) else tuple(child)
@@ -127,16 +147,55 @@ class SearchSpace(ABC):
 
     @abstractmethod
     def depth(self, unit: str) -> int:
-        """How deep a unit sits: 0 for the stem, i + 1 for decision i, len(decisions) + 1 for the head.
+        """How deep a unit sits: 0 for the stem, i + 1 for layer i, num_layers + 1 for the head.
 
         Prefix sharing ("share the stem and the first k layers") is defined on it.
         """
+
+    @property
+    def num_layers(self) -> int:
+        """Depths between stem and head: one per decision in a chain, one per stacked cell in a cell space."""
+        return len(self.decisions)
+
+    @abstractmethod
+    def slots(self) -> list[list[str]]:
+        """The candidate units at each position of a path (one for fixed units such as the stem): path(arch)[k] is
+        always one of slots()[k]. FreeFlow mixes the candidates of every position."""
+
+    def run(self, x: torch.Tensor, call: UnitCall, features: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """A child's forward, given `call(k, h)` that applies the unit at position k of its path; with `features`,
+        also append the output of every layer before the head. Chains compose their path in order."""
+        n = len(self.slots())
+        for k in range(n):
+            x = call(k, x)
+            if features is not None and k < n - 1:
+                features.append(x)
+        return x
 
     @abstractmethod
     def build_unit(self, unit: str, shape: DataShape) -> nn.Module:
         """A fresh module for `unit`."""
 
-    def build_child(self, child: int | Sequence[int], shape: DataShape) -> nn.Sequential:
+    def check_data(self, shape: DataShape) -> None:
+        """Raise a ConfigError when the space cannot be built for this data (e.g. 1-D ops on images)."""
+        require(shape.dims == 1, "data", f"{shape.dims}-D data {shape.input_size}",
+                f"1-D sequence data (data=mnist1d or data=digits) for {type(self).__name__}; for images use a cell "
+                "space (search_space=nb201 or search_space=deeper_insights)")
+
+    def build_child(self, child: int | Sequence[int], shape: DataShape) -> "ChildNet":
         """A standalone network for one child: its own copy of every unit on its path."""
         arch = self.arch(child) if isinstance(child, int) else tuple(child)
-        return nn.Sequential(*(self.build_unit(u, shape) for u in self.path(arch)))
+        return ChildNet(self, arch, shape)
+
+
+class ChildNet(nn.Module):
+    """One child on its own: `units[k]` is its own copy of the unit at position k of its path, run by the space."""
+
+    def __init__(self, space: SearchSpace, arch: Arch, shape: DataShape) -> None:
+        super().__init__()
+        space.check_data(shape)
+        self.space, self.path = space, space.path(arch)
+        self.units = nn.ModuleList(space.build_unit(u, shape) for u in self.path)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.space.run(x, lambda k, h: self.units[k](h))

@@ -41,6 +41,9 @@ class ChainSpace(SearchSpace):
     def unit_names(self) -> list[str]:
         return ["stem", *(f"layers.{i}.{op}" for i in range(self.layers) for op in self.ops), "head"]
 
+    def slots(self) -> list[list[str]]:
+        return [["stem"], *([f"layers.{i}.{op}" for op in self.ops] for i in range(self.layers)), ["head"]]
+
     def path(self, arch: Arch) -> list[str]:
         return ["stem", *(f"layers.{i}.{self.ops[d]}" for i, d in enumerate(arch)), "head"]
 
