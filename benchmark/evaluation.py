@@ -128,7 +128,10 @@ def evaluate_children(
 
     With `calib_batches` (training inputs), each child's BN statistics are re-estimated on them first; without, the
     supernet's running statistics are used as they are. The supernet's state is left exactly as it was.
+    Children that are not chains (cell DAGs) share no simple prefix: they are evaluated one by one.
     """
+    if not supernet.space.is_chain:
+        return evaluate_child_by_child(supernet, children, val_batches, calib_batches)
     roots = _prefix_tree(supernet, children)
     loss = {c: 0.0 for c in children}
     correct = {c: 0 for c in children}

@@ -155,10 +155,12 @@ def read_table(path: str | Path, space: SearchSpace, metric: str = "test_acc",
     sidecar = path.with_suffix(".json")
     prov = json.loads(sidecar.read_text()) if sidecar.is_file() else {"imported_from": str(path)}
     table = GroundTruth(rows, metric, prov)
-    missing = [space.name(i) for i in range(space.num_children) if space.name(i) not in set(table.children)]
+    ranked = space.ranked_children()
+    have = set(table.children)
+    missing = [space.name(i) for i in ranked if space.name(i) not in have]
     if missing:
-        log.warning("ground truth %s lacks %d of %d children (e.g. %s); metrics use the %d it has",
-                    path, len(missing), space.num_children, ", ".join(missing[:5]), len(table.children))
+        log.warning("ground truth %s lacks %d of the %d ranked children (e.g. %s); metrics use the %d it has",
+                    path, len(missing), len(ranked), ", ".join(missing[:5]), len(ranked) - len(missing))
     return table
 
 

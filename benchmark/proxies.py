@@ -122,31 +122,23 @@ PER_CHILD: dict[str, Callable[[nn.Module, DataShape, Batch | None], float]] = {
     "jacob_cov": jacob_cov, "nwot": nwot}
 
 
-class _Weighted(nn.Module):
-    """An op's output times its architecture weight."""
-
-    def __init__(self, op: nn.Module, alpha: torch.Tensor) -> None:
-        super().__init__()
-        self.op, self.alpha = op, alpha
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.alpha * self.op(x)
-
-
 def freeflow(space: SearchSpace, shape: DataShape, seed: int = 0) -> dict[int, float]:
-    """Scores of every child from one forward/backward of the mixed supernet (chain-structured spaces)."""
+    """Scores of every child from one forward/backward of the mixed supernet: at each position of a path, the sum
+    of its candidate units weighted by their alphas (works for chains and cells alike)."""
     torch.manual_seed(seed)
     supernet = _linearised(Supernet(space, FullSharing(), shape))
-    alphas = {u: torch.ones((), dtype=torch.float64, requires_grad=True)
-              for u in space.unit_names() if u not in ("stem", "head")}
-    h = supernet.unit("stem", 0)(torch.ones(1, *shape.input_size, dtype=torch.float64))
-    for depth in range(1, len(space.decisions) + 1):
-        units = [u for u in alphas if space.depth(u) == depth]
-        h = sum(_Weighted(supernet.unit(u, 0), alphas[u])(h) for u in units)
-    R = supernet.unit("head", 0)(h).sum()
+    slots = space.slots()
+    alphas = {u: torch.ones((), dtype=torch.float64, requires_grad=True) for s in slots if len(s) > 1 for u in s}
+
+    def mixed(k: int, h: torch.Tensor) -> torch.Tensor:
+        if len(slots[k]) == 1:
+            return supernet.unit(slots[k][0], 0)(h)
+        return sum(alphas[u] * supernet.unit(u, 0)(h) for u in slots[k])
+
+    R = space.run(torch.ones(1, *shape.input_size, dtype=torch.float64), mixed).sum()
     grads = torch.autograd.grad(R, list(alphas.values()))
     op_score = {u: float((a.detach() * g).abs()) for (u, a), g in zip(alphas.items(), grads)}
-    return {i: sum(op_score[u] for u in space.path(arch) if u in op_score) for i, arch in enumerate(space.children())}
+    return {i: sum(op_score.get(u, 0.0) for u in space.path(arch)) for i, arch in enumerate(space.children())}
 
 
 def score_children(space: SearchSpace, children: Sequence[int], shape: DataShape, proxies: Sequence[str],

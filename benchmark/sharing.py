@@ -79,15 +79,16 @@ class PartialSharing(SharingPolicy):
 
 
 class PrefixSharing(SharingPolicy):
-    """The stem and the first `k` layers shared; every later unit (head included) is per child."""
+    """The stem and the first `k` layers (cells, in a cell space) shared; every later unit (head included) is per
+    child."""
 
     def __init__(self, k: int) -> None:
         self.k = k
 
     def bind(self, space: SearchSpace) -> None:
-        layers = len(space.decisions)
+        layers = space.num_layers
         require(isinstance(self.k, int) and 0 <= self.k <= layers, "sharing.k", self.k,
-                f"an integer in [0, {layers}] (the number of layers)")
+                f"an integer in [0, {layers}] (the number of layers or stacked cells)")
         super().bind(space)
 
     def owner(self, child: int, unit: str) -> int:

@@ -128,11 +128,39 @@ class StackedChildren(nn.Module):
         return h
 
 
+class ChildList(nn.Module):
+    """The fallback for children that cannot be stacked (cell DAGs, attention): the same interface and the same
+    initial weights as StackedChildren, computed one child after another."""
+
+    def __init__(self, space: SearchSpace, children: Sequence[int], shape: DataShape, init_seeds: Sequence[int]) -> None:
+        super().__init__()
+        self.children_ids = list(children)
+        nets = []
+        for seed, child in zip(init_seeds, self.children_ids):
+            torch.manual_seed(seed)
+            nets.append(space.build_child(child, shape))
+        self.nets = nn.ModuleList(nets)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([net(x) for net in self.nets], dim=1)
+
+
+def side_by_side(space: SearchSpace, children: Sequence[int], shape: DataShape,
+                 init_seeds: Sequence[int]) -> StackedChildren | ChildList:
+    """Children trained together: stacked into grouped layers where the space allows it, else a ChildList."""
+    if space.is_chain:
+        try:
+            return StackedChildren(space, children, shape, init_seeds)
+        except TypeError:  # a module without a stacking rule
+            pass
+    return ChildList(space, children, shape, init_seeds)
+
+
 class StackedChildrenModule(pl.LightningModule):
     """Trains a StackedChildren: the loss is the sum over children of each child's mean cross-entropy, so each child
     receives exactly the gradient it would receive alone."""
 
-    def __init__(self, stack: StackedChildren, optimizer: Callable[..., torch.optim.Optimizer],
+    def __init__(self, stack: StackedChildren | ChildList, optimizer: Callable[..., torch.optim.Optimizer],
                  scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None) -> None:
         super().__init__()
         self.stack, self.optimizer_factory, self.scheduler_factory = stack, optimizer, scheduler
@@ -148,7 +176,7 @@ class StackedChildrenModule(pl.LightningModule):
 
 
 @torch.no_grad()
-def stack_accuracy(stack: StackedChildren, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> list[float]:
+def stack_accuracy(stack: StackedChildren | ChildList, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> list[float]:
     """Accuracy of every stacked child (eval mode, its own BatchNorm statistics)."""
     was_training = stack.training
     stack.eval()

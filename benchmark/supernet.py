@@ -10,10 +10,13 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from benchmark.errors import require
 from benchmark.sharing import SharingPolicy
 from benchmark.spaces import DataShape, SearchSpace
 
 Route = tuple[tuple[str, int], ...]
+#: Beyond these a supernet would not fit in memory or take minutes to build (e.g. no sharing on 15,625 NB201 cells).
+MAX_COPIES, MAX_PARAMETERS = 50_000, 2 ** 28
 
 
 class Supernet(nn.Module):
@@ -34,6 +37,7 @@ class Supernet(nn.Module):
                 route.append((unit, copies.setdefault(sharing.owner(child, unit), len(copies))))
             routes.append(tuple(route))
         self.routes: list[Route] = routes
+        _check_size(space, sharing, shape, owners)
         self._units: dict[tuple[str, int], nn.Module] = {}
         for unit, copies in owners.items():
             if not copies:
@@ -70,3 +74,13 @@ class Supernet(nn.Module):
         """Logits of `child`; with `features`, also append the output of every layer before the head to it."""
         route = self.routes[child]
         return self.space.run(x, lambda k, h: self._units[route[k]](h), features)
+
+
+def _check_size(space: SearchSpace, sharing: SharingPolicy, shape: DataShape, owners: dict[str, dict[int, int]]) -> None:
+    copies = sum(len(c) for c in owners.values())
+    params = sum(len(c) * sum(p.numel() for p in space.build_unit(u, shape).parameters())
+                 for u, c in owners.items() if c)
+    require(copies <= MAX_COPIES and params <= MAX_PARAMETERS, "sharing", type(sharing).__name__,
+            f"a policy that needs at most {MAX_COPIES:,} unit copies and {MAX_PARAMETERS:,} parameters; on this space "
+            f"({space.num_children:,} children) it needs {copies:,} copies and {params:,} parameters - share more "
+            "(e.g. sharing=partial with fewer groups)")

@@ -9,7 +9,7 @@ from benchmark.data import MNIST1DDataModule
 from benchmark.module import SupernetModule
 from benchmark.samplers import Sampler
 from benchmark.sharing import FullSharing, KeywordSharing, NoSharing, PartialSharing, PrefixSharing
-from benchmark.spaces import ChainSpace
+from benchmark.spaces import ChainSpace, DeeperInsightsSpace, NB201Space
 from benchmark.supernet import Supernet
 
 
@@ -38,18 +38,22 @@ class StateRecorder(pl.Callback):
 
 
 POLICIES = [FullSharing, NoSharing, lambda: PartialSharing(4, "random"), lambda: PrefixSharing(2),
-            lambda: KeywordSharing(["layers.*.conv*"], mode="unshare")]
+            lambda: KeywordSharing(["stem", "*conv*"], mode="unshare")]
+# Child 0 uses the first op everywhere; then children that never use it on the first decision - momentum and weight
+# decay would move that op if its gradient were zero instead of None.
+SCRIPT_64 = [0, 63, 42, 21, 0, 53, 22]
+CASES = [(ChainSpace, policy, SCRIPT_64) for policy in POLICIES] + [
+    (lambda: DeeperInsightsSpace(channels=8, cells=2), policy, SCRIPT_64) for policy in POLICIES] + [
+    (lambda: NB201Space(channels=4, cells_per_stage=1), policy, [0, 15624, 7000, 0, 3125, 12000, 1])
+    for policy in POLICIES[:1] + POLICIES[2:3]]  # per-child copies of 15,625 cells are refused (too large)
 
 
-@pytest.mark.parametrize("policy", POLICIES)
-def test_step_changes_only_the_sampled_childs_weights(policy, cache_dir):
+@pytest.mark.parametrize(("space_factory", "policy", "script"), CASES)
+def test_step_changes_only_the_sampled_childs_weights(space_factory, policy, script, cache_dir):
     pl.seed_everything(0)
     dm = MNIST1DDataModule(cache_dir=cache_dir, batch_size=64)
-    space = ChainSpace()
+    space = space_factory()
     net = Supernet(space, policy(), dm.shape)
-    # Child 0 uses conv3 everywhere; then children that never use conv3 in layer 0 - momentum and weight decay
-    # would move layers.0.conv3 if its gradient were zero instead of None.
-    script = [0, 63, 42, 21, 0, 53, 22]
     module = SupernetModule(net, ScriptedSampler(space, script),
                             partial(torch.optim.SGD, lr=0.1, momentum=0.9, weight_decay=1e-2))
     recorder = StateRecorder()

@@ -70,6 +70,8 @@ class InterferenceProbe(pl.Callback):
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         space = pl_module.space
+        require(space.is_chain, "search_space", type(space).__name__,
+                "a chain space for the interference probe (it compares the operator at one layer across children)")
         require(len(space.decisions) >= 2, "callbacks.interference", "on",
                 "a space with at least two decisions (pairs must share one operator and differ elsewhere)")
 

@@ -47,15 +47,16 @@ class RankingSnapshot(pl.Callback):
         self.truth = table.scores() if table is not None else None
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        n = pl_module.supernet.num_children
-        require(self.top_k <= n, "callbacks.ranking.top_k", self.top_k, f"at most the number of children ({n})")
+        n = len(pl_module.space.ranked_children())
+        require(self.top_k <= n, "callbacks.ranking.top_k", self.top_k, f"at most the number of ranked children ({n})")
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.is_global_zero:
             dm = trainer.datamodule
             write_json(self.output_dir / "snapshot.json", {
                 "ranked_on": "val", "calib_on": "train", "calib_batches": self.calib_batches,
-                "calib_batch_size": dm.batch_size, "num_children": pl_module.supernet.num_children,
+                "calib_batch_size": dm.batch_size, "num_children": len(pl_module.space.ranked_children()),
+                "space_size": pl_module.supernet.num_children,
                 "space": type(pl_module.space).__name__, "decisions": pl_module.space.decisions,
                 "choices": [list(c) for c in pl_module.space.choices], **dm.split_info(),
             })
@@ -96,7 +97,7 @@ class RankingSnapshot(pl.Callback):
     def _evaluate(trainer: pl.Trainer, pl_module: pl.LightningModule, val: list, calib: list) -> list[ChildScore]:
         """Every child, split across DDP ranks (each evaluates children rank, rank + world, ...) and gathered; a
         child's numbers do not depend on which rank or subset evaluates it (tested)."""
-        children = range(pl_module.supernet.num_children)
+        children = pl_module.space.ranked_children()
         world = trainer.world_size
         if world > 1:  # every rank ranks with rank 0's BatchNorm statistics (they matter when calib_batches=0)
             for buffer in pl_module.supernet.buffers():

@@ -19,9 +19,13 @@ from benchmark.spaces import DataShape
 
 
 class ArrayDataModule(pl.LightningDataModule):
-    """Subclasses provide `load_arrays()`: (x_train, y_train, x_test, y_test) with x shaped (N, channels, length)."""
+    """Subclasses provide `load_arrays()`: (x_train, y_train, x_test, y_test) with x shaped (N, channels, length),
+    or (N, channels, height, width) for images."""
 
     shape: DataShape
+    #: Axes of (N, channels, ...) that share one normalisation mean/std: None = one scalar for everything;
+    #: CIFAR-10 uses (0, 2, 3), one per channel, since colour channels differ in brightness and spread.
+    normalization_axes: tuple[int, ...] | None = None
 
     def __init__(self, batch_size: int = 128, val_size: int = 800, split_seed: int = 0,
                  eval_batch_size: int = 400) -> None:
@@ -45,7 +49,8 @@ class ArrayDataModule(pl.LightningDataModule):
                 f"fewer than the {len(x)} training examples")
         order = np.random.default_rng(self.split_seed).permutation(len(x))
         val, train = order[: self.val_size], np.sort(order[self.val_size:])
-        mean, std = x[train].mean(), x[train].std()  # normalise with training statistics only
+        axes = self.normalization_axes  # normalise with training statistics only
+        mean, std = x[train].mean(axis=axes, keepdims=True), x[train].std(axis=axes, keepdims=True)
 
         def tensors(xs: np.ndarray, ys: np.ndarray) -> TensorDataset:
             return TensorDataset(torch.as_tensor((xs - mean) / std, dtype=torch.float32),

@@ -1,5 +1,7 @@
 """Search spaces: enumeration, child names, Hamming distance and network builders."""
 from benchmark.spaces.base import Arch, DataShape, SearchSpace
+from benchmark.spaces.cells import CellSpace, DeeperInsightsSpace, NB201Space
 from benchmark.spaces.chain import ChainSpace
+from benchmark.spaces.transformer import TransformerSpace
 
-__all__ = ["Arch", "ChainSpace", "DataShape", "SearchSpace"]
+__all__ = ["Arch", "CellSpace", "ChainSpace", "DeeperInsightsSpace", "NB201Space", "DataShape", "SearchSpace", "TransformerSpace"]

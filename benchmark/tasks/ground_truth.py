@@ -1,4 +1,4 @@
-"""task=ground_truth: train every child of the space alone, `gt_seeds` times, children side by side in chunks."""
+"""task=ground_truth: train every ranked child of the space alone, `gt_seeds` times, side by side in chunks."""
 from __future__ import annotations
 
 import logging
@@ -18,7 +18,7 @@ from benchmark.errors import require
 from benchmark.ground_truth import HEADER, GroundTruth, cache_folder, provenance, read_parts, read_table
 from benchmark.io import write_csv, write_json
 from benchmark.spaces import SearchSpace
-from benchmark.stacked import StackedChildren, StackedChildrenModule, stack_accuracy
+from benchmark.stacked import StackedChildrenModule, side_by_side, stack_accuracy
 from benchmark.tasks.common import task_wrapper
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def init_seed(seed: int, child: int, space: SearchSpace) -> int:
 def train_chunk(cfg: DictConfig, space: SearchSpace, dm: ArrayDataModule, seed: int,
                 children: list[int]) -> list[dict[str, Any]]:
     """Train `children` side by side on seed `seed`'s batch order; return their table rows."""
-    stack = StackedChildren(space, children, dm.shape, [init_seed(seed, c, space) for c in children])
+    stack = side_by_side(space, children, dm.shape, [init_seed(seed, c, space) for c in children])
     recipe = cfg.ground_truth
     module = StackedChildrenModule(stack, instantiate(recipe.optimizer), instantiate(recipe.scheduler))
     quiet = logging.getLogger("pytorch_lightning.utilities.rank_zero")
@@ -74,7 +74,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     space: SearchSpace = instantiate(cfg.search_space)
     folder, out = cache_folder(cfg), Path(cfg.paths.output_dir)
     table_path = folder / "ground_truth.csv"
-    wanted = [(s, c) for s in range(seeds) for c in range(space.num_children)]
+    wanted = [(s, c) for s in range(seeds) for c in space.ranked_children()]
     if table_path.is_file():
         table = read_table(table_path, space, cfg.ground_truth.metric, key="ground_truth cache")
         if set(table.seeds) >= set(range(seeds)):

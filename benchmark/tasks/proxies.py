@@ -31,7 +31,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
         dm.setup()
         x, y = dm.splits["val"].tensors
         batch = (x[: dm.batch_size], y[: dm.batch_size])
-    rows = score_children(space, range(space.num_children), dm.shape, proxies, batch, seed=cfg.seed)
+    rows = score_children(space, space.ranked_children(), dm.shape, proxies, batch, seed=cfg.seed)
     write_csv(out / "proxies.csv", ("child", "proxy", "score", "seconds"),
               [[r["child"], r["proxy"], r["score"], r["seconds"]] for r in rows])
     truth = ground_truth.find(cfg, space)

@@ -1,0 +1,315 @@
+"""Cell spaces: a child picks one op per edge of a small DAG (the cell); the network stacks copies of that cell.
+
+Node 0 is the cell's input and node j sums op_{i->j}(node i) over i < j, edges ordered by target then source (the
+order of NAS-Bench-201's arch strings). Every stacked cell has its own weights - units 'cells.<c>.e<i><j>.<op>' - and
+all of them use the chosen ops (one decision per edge, not per cell). Ops are built for 1-D or 2-D data, so the papers'
+spaces run on CIFAR-10 and, for CI and laptops, on MNIST-1D.
+"""
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from benchmark.errors import require
+from benchmark.spaces.base import Arch, DataShape, SearchSpace, UnitCall
+
+Layout = list[str | int]  # fixed units by name, stacked cells by index, in forward order
+
+
+def conv(dims: int, *args, **kwargs) -> nn.Module:
+    return (nn.Conv1d if dims == 1 else nn.Conv2d)(*args, **kwargs)
+
+
+def batchnorm(dims: int, channels: int, affine: bool) -> nn.Module:
+    return (nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d)(channels, affine=affine)
+
+
+def pool(dims: int, kind: str, *args, **kwargs) -> nn.Module:
+    cls = {("max", 1): nn.MaxPool1d, ("max", 2): nn.MaxPool2d, ("avg", 1): nn.AvgPool1d, ("avg", 2): nn.AvgPool2d}
+    return cls[(kind, dims)](*args, **kwargs)
+
+
+def relu_conv_bn(dims: int, c_in: int, c_out: int, kernel: int, stride: int = 1, dilation: int = 1,
+                 groups: int = 1, affine: bool = True) -> nn.Sequential:
+    """ReLU -> Conv (no bias, 'same' padding) -> BN. ReLU is not in place: a node feeds several edges."""
+    return nn.Sequential(nn.ReLU(), conv(dims, c_in, c_out, kernel, stride, dilation * (kernel - 1) // 2, dilation,
+                                         groups=groups, bias=False), batchnorm(dims, c_out, affine))
+
+
+class Zero(nn.Module):
+    """The 'none' op: the edge is absent (multiplying keeps the graph and the device)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mul(0.0)
+
+
+class CellSpace(SearchSpace):
+    """A space of cells with `nodes` nodes; subclasses give the ops, the macro layout and the fixed units."""
+
+    is_chain = False
+
+    def __init__(self, nodes: int, ops: Sequence[str], layout: Layout, **kwargs) -> None:
+        self.edges = [(i, j) for j in range(1, nodes) for i in range(j)]
+        super().__init__([f"edge{i}{j}" for i, j in self.edges], [list(ops)] * len(self.edges), **kwargs)
+        self.nodes, self.ops, self.layout = nodes, list(ops), layout
+        self.num_cells = sum(isinstance(item, int) for item in layout)
+        self._slots: list[list[str]] = []
+        self._decision: list[int | None] = []  # which decision picks the unit at each path position
+        for item in layout:
+            if isinstance(item, str):
+                self._slots.append([item])
+                self._decision.append(None)
+                continue
+            for e, (i, j) in enumerate(self.edges):
+                self._slots.append([f"cells.{item}.e{i}{j}.{op}" for op in self.ops])
+                self._decision.append(e)
+            for unit in self.cell_tail(item):
+                self._slots.append([unit])
+                self._decision.append(None)
+
+    # -- structure -------------------------------------------------------------------------------------------------
+    def cell_tail(self, cell: int) -> list[str]:
+        """Fixed units a cell applies to its nodes after the edges (none: the output is the last node)."""
+        return []
+
+    def cell_output(self, nodes: list[torch.Tensor], call: UnitCall, k: int) -> torch.Tensor:
+        """The cell's output from its nodes; `k` is the path position of the first unit of `cell_tail`."""
+        return nodes[-1]
+
+    @property
+    def num_layers(self) -> int:
+        return self.num_cells
+
+    def slots(self) -> list[list[str]]:
+        return [list(s) for s in self._slots]
+
+    def unit_names(self) -> list[str]:
+        return [u for s in self._slots for u in s]
+
+    def path(self, arch: Arch) -> list[str]:
+        return [s[0] if d is None else s[arch[d]] for s, d in zip(self._slots, self._decision)]
+
+    def depth(self, unit: str) -> int:
+        """stem 0, cell c (its edges and tail) c + 1, head num_cells + 1; a fixed unit between cells (a reduction
+        block) takes the depth of the cell after it, so 'share the first k cells' shares what feeds them."""
+        if unit.startswith("cells."):
+            return int(unit.split(".")[1]) + 1
+        if unit == "stem":
+            return 0
+        position = self.layout.index(unit)
+        later = [item for item in self.layout[position:] if isinstance(item, int)]
+        return later[0] + 1 if later else self.num_cells + 1
+
+    def check_data(self, shape: DataShape) -> None:
+        require(shape.dims in (1, 2), "data", shape.input_size, "1-D sequences or 2-D images")
+
+    def run(self, x: torch.Tensor, call: UnitCall, features: list[torch.Tensor] | None = None) -> torch.Tensor:
+        k = 0
+        for position, item in enumerate(self.layout):
+            if isinstance(item, str):
+                x = call(k, x)
+                k += 1
+            else:
+                nodes: list[torch.Tensor | None] = [x] + [None] * (self.nodes - 1)
+                for e, (i, j) in enumerate(self.edges):
+                    h = call(k + e, nodes[i])
+                    nodes[j] = h if nodes[j] is None else nodes[j] + h
+                k += len(self.edges)
+                x = self.cell_output(nodes, call, k)
+                k += len(self.cell_tail(item))
+            if features is not None and position < len(self.layout) - 1:
+                features.append(x)
+        return x
+
+    # -- modules ---------------------------------------------------------------------------------------------------
+    def build_unit(self, unit: str, shape: DataShape) -> nn.Module:
+        parts = unit.split(".")
+        if parts[0] == "cells" and len(parts) == 4:
+            return self.build_op(parts[3], self.cell_channels(int(parts[1])), shape.dims)
+        return self.build_fixed(unit, shape)
+
+    @abstractmethod
+    def cell_channels(self, cell: int) -> int: ...
+
+    @abstractmethod
+    def build_op(self, op: str, channels: int, dims: int) -> nn.Module: ...
+
+    @abstractmethod
+    def build_fixed(self, unit: str, shape: DataShape) -> nn.Module: ...
+
+
+class GlobalPoolHead(nn.Module):
+    """Global average pooling over every spatial axis, then a linear classifier."""
+
+    def __init__(self, channels: int, num_classes: int, pre: nn.Module | None = None) -> None:
+        super().__init__()
+        self.pre = pre if pre is not None else nn.Identity()
+        self.classifier = nn.Linear(channels, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.pre(x).flatten(2).mean(-1))
+
+
+# -- NAS-Bench-201 -------------------------------------------------------------------------------------------------
+NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+
+
+class ResNetBlock(nn.Module):
+    """NAS-Bench-201's reduction block: two ReLU-Conv-BN 3x3 (the first with stride 2) plus an
+    average-pool + 1x1-conv shortcut."""
+
+    def __init__(self, dims: int, c_in: int, c_out: int, affine: bool) -> None:
+        super().__init__()
+        self.conv_a = relu_conv_bn(dims, c_in, c_out, 3, stride=2, affine=affine)
+        self.conv_b = relu_conv_bn(dims, c_out, c_out, 3, affine=affine)
+        self.downsample = nn.Sequential(pool(dims, "avg", 2, 2, 0), conv(dims, c_in, c_out, 1, bias=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.downsample(x) + self.conv_b(self.conv_a(x))
+
+
+class NB201Space(CellSpace):
+    """NAS-Bench-201: 4-node cells, 6 edges x 5 ops = 15,625 children; stem 3x3 conv to C + BN, three stages of N
+    cells (C, 2C, 4C) joined by ResNet reduction blocks, BN-ReLU-GAP-FC head. With C=16, N=5 and affine BatchNorm a
+    child's parameter count equals the published benchmark's (tested). Children are named by arch strings,
+    '|nor_conv_3x3~0|+|none~0|skip_connect~1|+|...|'.
+    """
+
+    def __init__(self, channels: int = 16, cells_per_stage: int = 5, ops: Sequence[str] = NB201_OPS,
+                 affine: bool = True, eval_children: int | None = 100, eval_seed: int = 0) -> None:
+        require(isinstance(channels, int) and channels >= 1, "search_space.channels", channels, "an integer >= 1")
+        require(isinstance(cells_per_stage, int) and cells_per_stage >= 1, "search_space.cells_per_stage",
+                cells_per_stage, "an integer >= 1")
+        ops = list(ops)
+        for op in ops:
+            require(op in NB201_OPS, "search_space.ops", op, f"one of {list(NB201_OPS)}")
+        require(len(ops) >= 1 and len(set(ops)) == len(ops), "search_space.ops", ops,
+                f"a non-empty list without repeats of {list(NB201_OPS)}")
+        n = cells_per_stage
+        layout: Layout = ["stem", *range(n), "reduce.0", *range(n, 2 * n), "reduce.1", *range(2 * n, 3 * n), "head"]
+        super().__init__(4, ops, layout, eval_children=eval_children, eval_seed=eval_seed)
+        self.channels, self.cells_per_stage, self.affine = channels, n, affine
+
+    def cell_channels(self, cell: int) -> int:
+        return self.channels * 2 ** (cell // self.cells_per_stage)
+
+    def build_op(self, op: str, channels: int, dims: int) -> nn.Module:
+        if op == "none":
+            return Zero()
+        if op == "skip_connect":
+            return nn.Identity()
+        if op == "avg_pool_3x3":
+            return pool(dims, "avg", 3, 1, 1, count_include_pad=False)
+        return relu_conv_bn(dims, channels, channels, 1 if op == "nor_conv_1x1" else 3, affine=self.affine)
+
+    def build_fixed(self, unit: str, shape: DataShape) -> nn.Module:
+        c, dims = self.channels, shape.dims
+        if unit == "stem":
+            return nn.Sequential(conv(dims, shape.channels, c, 3, padding=1, bias=False),
+                                 batchnorm(dims, c, self.affine))
+        if unit == "head":
+            return GlobalPoolHead(4 * c, shape.num_classes, nn.Sequential(batchnorm(dims, 4 * c, self.affine),
+                                                                         nn.ReLU()))
+        stage = int(unit.split(".")[1])
+        return ResNetBlock(dims, c * 2 ** stage, c * 2 ** (stage + 1), self.affine)
+
+    # -- arch strings ------------------------------------------------------------------------------------------------
+    def name(self, child: int | Sequence[int]) -> str:
+        arch = self.arch(child) if isinstance(child, int) else tuple(child)
+        nodes = []
+        for j in range(1, self.nodes):
+            nodes.append("|".join(f"{self.ops[arch[e]]}~{i}" for e, (i, jj) in enumerate(self.edges) if jj == j))
+        return "|" + "|+|".join(nodes) + "|"
+
+    def parse(self, name: str) -> Arch:
+        """'|nor_conv_3x3~0|+|none~0|skip_connect~1|+|...|' -> choice indices (edges in string order)."""
+        expected = f"{self.nodes - 1} '+'-separated nodes of 'op~input' entries, e.g. {self.name(0)!r}"
+        nodes = name.strip().split("+")
+        if len(nodes) != self.nodes - 1:
+            raise ValueError(f"arch string {name!r}: expected {expected}")
+        arch = []
+        for j, node in enumerate(nodes, start=1):
+            entries = [e for e in node.strip().strip("|").split("|")]
+            if len(entries) != j:
+                raise ValueError(f"arch string {name!r}: node {j} has {len(entries)} inputs, expected {j}")
+            for i, entry in enumerate(entries):
+                op, _, source = entry.partition("~")
+                if source != str(i):
+                    raise ValueError(f"arch string {name!r}: {entry!r} should read from node {i} ('{op}~{i}')")
+                if op not in self.ops:
+                    raise ValueError(f"arch string {name!r}: op {op!r} is not one of {self.ops}")
+                arch.append(self.ops.index(op))
+        return tuple(arch)
+
+
+# -- Deeper Insights -----------------------------------------------------------------------------------------------
+DEEPER_INSIGHTS_OPS = ("max_pool_3x3", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_5x5")
+
+
+class DeeperInsightsSpace(CellSpace):
+    """The 64-child space of Deeper Insights (Zhang et al., 2020): a 3-node cell (edges 0->1, 0->2, 1->2), each edge
+    one of max_pool_3x3, sep_conv_3x3, sep_conv_5x5, dil_conv_5x5 (DARTS ops); 4 stacked cells using the chosen cell,
+    no reductions; stem of two 3x3 convs to 48 channels; GAP + FC; affine-free BatchNorm. Children are named by digits
+    1-4 per edge, '111' ... '444', as in the paper's tables. The cell's output concatenates its two intermediate nodes
+    and maps them back to C with ReLU-1x1 conv-BN (DARTS' convention; the paper does not spell it out).
+    """
+
+    def __init__(self, channels: int = 48, cells: int = 4, ops: Sequence[str] = DEEPER_INSIGHTS_OPS,
+                 affine: bool = False) -> None:
+        require(isinstance(channels, int) and channels >= 1, "search_space.channels", channels, "an integer >= 1")
+        require(isinstance(cells, int) and cells >= 1, "search_space.cells", cells, "an integer >= 1")
+        ops = list(ops)
+        for op in ops:
+            require(op in DEEPER_INSIGHTS_OPS, "search_space.ops", op, f"one of {list(DEEPER_INSIGHTS_OPS)}")
+        require(1 <= len(ops) <= 9 and len(set(ops)) == len(ops), "search_space.ops", ops,
+                f"1 to 9 distinct ops of {list(DEEPER_INSIGHTS_OPS)}")
+        super().__init__(3, ops, ["stem", *range(cells), "head"])
+        self.channels, self.affine = channels, affine
+
+    def cell_channels(self, cell: int) -> int:
+        return self.channels
+
+    def cell_tail(self, cell: int) -> list[str]:
+        return [f"cells.{cell}.out"]
+
+    def cell_output(self, nodes: list[torch.Tensor], call: UnitCall, k: int) -> torch.Tensor:
+        return call(k, torch.cat(nodes[1:], dim=1))
+
+    def build_op(self, op: str, channels: int, dims: int) -> nn.Module:
+        if op == "max_pool_3x3":
+            return pool(dims, "max", 3, 1, 1)
+        if op == "dil_conv_5x5":
+            return nn.Sequential(*self._depthwise_pointwise(dims, channels, 5, 2))
+        k = 3 if op == "sep_conv_3x3" else 5  # DARTS' separable conv applies depthwise-pointwise twice
+        return nn.Sequential(*self._depthwise_pointwise(dims, channels, k, 1),
+                             *self._depthwise_pointwise(dims, channels, k, 1))
+
+    def _depthwise_pointwise(self, dims: int, c: int, kernel: int, dilation: int) -> list[nn.Module]:
+        """ReLU -> depthwise conv -> 1x1 conv -> BN."""
+        return [nn.ReLU(), conv(dims, c, c, kernel, 1, dilation * (kernel - 1) // 2, dilation, groups=c, bias=False),
+                conv(dims, c, c, 1, bias=False), batchnorm(dims, c, self.affine)]
+
+    def build_fixed(self, unit: str, shape: DataShape) -> nn.Module:
+        c, dims = self.channels, shape.dims
+        if unit == "stem":
+            return nn.Sequential(conv(dims, shape.channels, c, 3, padding=1, bias=False),
+                                 batchnorm(dims, c, self.affine), nn.ReLU(),
+                                 conv(dims, c, c, 3, padding=1, bias=False), batchnorm(dims, c, self.affine))
+        if unit == "head":
+            return GlobalPoolHead(c, shape.num_classes)
+        return relu_conv_bn(dims, 2 * c, c, 1, affine=self.affine)  # cells.<c>.out
+
+    def name(self, child: int | Sequence[int]) -> str:
+        arch = self.arch(child) if isinstance(child, int) else tuple(child)
+        return "".join(str(d + 1) for d in arch)
+
+    def parse(self, name: str) -> Arch:
+        """'142' -> (0, 3, 1): one digit 1..len(ops) per edge."""
+        if len(name) != len(self.edges) or not name.isdigit():
+            raise ValueError(f"child name {name!r} is not {len(self.edges)} digits 1-{len(self.ops)} (e.g. '111')")
+        arch = tuple(int(ch) - 1 for ch in name)
+        self.index(arch)
+        return arch

@@ -1,0 +1,150 @@
+"""Cell spaces: NAS-Bench-201 (arch strings, published parameter counts) and Deeper Insights (names 111 ... 444)."""
+import pytest
+import torch
+
+from benchmark.errors import ConfigError
+from benchmark.evaluation import evaluate_children
+from benchmark.proxies import freeflow
+from benchmark.sharing import FullSharing, NoSharing, PrefixSharing
+from benchmark.spaces import DataShape, DeeperInsightsSpace, NB201Space
+from benchmark.stacked import ChildList, side_by_side
+from benchmark.supernet import Supernet
+
+CIFAR = DataShape(channels=3, length=32, num_classes=10, height=32)
+SEQ = DataShape(channels=1, length=40, num_classes=10)
+
+
+def nb201(op: str) -> str:
+    return f"|{op}~0|+|{op}~0|{op}~1|+|{op}~0|{op}~1|{op}~2|"
+
+
+@pytest.mark.parametrize(("arch", "params"), [
+    # Derived by hand from the skeleton (stem 464, reduction blocks 14,464 + 57,600, head 128 + 650 = 73,306) plus
+    # 6 edges x 5 cells per stage of C*C*k*k + 2C for C = 16, 32, 64; they equal NAS-Bench-201's published counts.
+    (nb201("none"), 73_306),
+    (nb201("skip_connect"), 73_306),
+    (nb201("avg_pool_3x3"), 73_306),
+    (nb201("nor_conv_1x1"), 73_306 + 30 * (16 * 16 + 32 + 32 * 32 + 64 + 64 * 64 + 128)),
+    (nb201("nor_conv_3x3"), 1_531_546),
+    ("|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|",
+     73_306 + 2 * 5 * (16 * 16 * 9 + 32 + 32 * 32 * 9 + 64 + 64 * 64 * 9 + 128)),
+])
+def test_nb201_parameter_counts_equal_the_published_benchmark(arch, params):
+    space = NB201Space()
+    net = space.build_child(space.parse(arch), CIFAR)
+    assert sum(p.numel() for p in net.parameters()) == params
+    assert net(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_nb201_arch_strings_round_trip_and_errors():
+    space = NB201Space()
+    assert space.num_children == 15_625 and len(space.decisions) == 6
+    assert space.name(0) == nb201("none") and space.name(15_624) == nb201("avg_pool_3x3")
+    for i in [0, 1, 777, 9_999, 15_624]:
+        assert space.index(space.parse(space.name(i))) == i
+    arch = space.parse("|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|none~2|")
+    assert arch == (3, 0, 1, 4, 2, 0)
+    for bad, why in [(nb201("conv"), "op 'conv'"), ("|none~0|+|none~0|none~1|", "expected 3"),
+                     ("|none~1|+|none~0|none~1|+|none~0|none~1|none~2|", "read from node 0"),
+                     ("|none~0|+|none~0|+|none~0|none~1|none~2|", "node 2 has 1 inputs")]:
+        with pytest.raises(ValueError, match=why):
+            space.parse(bad)
+
+
+def test_nb201_ranks_a_fixed_sample_independent_of_the_run_seed():
+    space = NB201Space(eval_children=50)
+    torch.manual_seed(1)
+    first = space.ranked_children()
+    torch.manual_seed(2)
+    assert first == NB201Space(eval_children=50).ranked_children() == sorted(set(first)) and len(first) == 50
+    assert NB201Space(eval_children=50, eval_seed=1).ranked_children() != first
+    assert NB201Space(eval_children=None).ranked_children() == list(range(15_625))
+    with pytest.raises(ConfigError, match="eval_children"):
+        NB201Space(eval_children=0)
+
+
+def test_deeper_insights_names_follow_the_paper():
+    space = DeeperInsightsSpace()
+    assert space.num_children == 64
+    for i in range(64):
+        assert space.name(i) == f"{i // 16 + 1}{(i // 4) % 4 + 1}{i % 4 + 1}"
+        assert space.index(space.parse(space.name(i))) == i
+    assert space.describe(space.parse("142")) == "max_pool_3x3 > dil_conv_5x5 > sep_conv_3x3"
+    for bad in ["051", "1111", "11", "abc"]:
+        with pytest.raises(ValueError):
+            space.parse(bad)
+
+
+@pytest.mark.parametrize("shape", [CIFAR, SEQ], ids=["2d", "1d"])
+def test_deeper_insights_builds_for_images_and_sequences(shape):
+    space = DeeperInsightsSpace()
+    net = space.build_child(space.parse("234"), shape)
+    assert net(torch.randn(2, *shape.input_size)).shape == (2, 10)
+    # stem: two 3x3 convs to 48 channels; 4 cells, each 3 edges + a 1x1 output conv; GAP + FC
+    assert len(net.path) == 1 + 4 * 4 + 1 and net.path[-1] == "head"
+    assert all(not m.affine for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm))
+
+
+@pytest.mark.parametrize("space", [DeeperInsightsSpace(channels=8, cells=2), NB201Space(channels=4, cells_per_stage=1)],
+                         ids=["deeper_insights", "nb201"])
+def test_supernet_child_computes_the_standalone_child(space):
+    """With the supernet's weights copied in, a standalone child is the supernet's child: the DAG is wired alike."""
+    torch.manual_seed(0)
+    net = Supernet(space, FullSharing(), SEQ).eval()
+    x = torch.randn(3, 1, 40)
+    for child in [0, space.num_children // 3, space.num_children - 1]:
+        alone = space.build_child(child, SEQ).eval()
+        for module, key in zip(alone.units, net.routes[child]):
+            module.load_state_dict(net.unit(*key).state_dict())
+        torch.testing.assert_close(alone(x), net(x, child))
+
+
+def test_cell_depths_and_prefix_sharing():
+    space = NB201Space(cells_per_stage=2)
+    assert space.num_layers == 6
+    assert [space.depth(u) for u in ("stem", "cells.0.e01.none", "reduce.0", "cells.2.e12.none", "head")] == \
+        [0, 1, 3, 3, 7]
+    small = DeeperInsightsSpace(channels=4)
+    net = Supernet(small, PrefixSharing(2), SEQ)
+
+    def copies(unit):
+        return len({copy for route in net.routes for u, copy in route if u == unit})
+
+    assert copies("cells.1.out") == 1 and copies("cells.2.out") == 64
+    with pytest.raises(ConfigError, match="sharing.k"):
+        Supernet(small, PrefixSharing(5), SEQ)
+
+
+def test_refuses_a_supernet_too_large_to_build():
+    with pytest.raises(ConfigError, match="sharing=partial"):
+        Supernet(NB201Space(), NoSharing(), SEQ)
+
+
+def test_ranking_a_cell_space_preserves_the_supernet_and_is_deterministic():
+    torch.manual_seed(0)
+    space = NB201Space(channels=4, cells_per_stage=1, eval_children=6)
+    net = Supernet(space, FullSharing(), SEQ)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    val = [(torch.randn(20, 1, 40), torch.randint(10, (20,)))]
+    calib = [torch.randn(16, 1, 40)]
+    first = evaluate_children(net, space.ranked_children(), val, calib)
+    assert first == evaluate_children(net, space.ranked_children(), val, calib)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+
+
+def test_freeflow_scores_every_nb201_cell_without_nans():
+    space = NB201Space()
+    scores = freeflow(space, CIFAR)
+    assert len(scores) == 15_625 and all(s == s for s in scores.values())
+    none, conv = scores[space.index(space.parse(nb201("none")))], scores[space.index(space.parse(nb201("nor_conv_3x3")))]
+    assert conv > none
+
+
+def test_cell_children_train_side_by_side_as_a_list():
+    space = DeeperInsightsSpace(channels=4, cells=1)
+    stack = side_by_side(space, [0, 5], SEQ, [10, 11])
+    assert isinstance(stack, ChildList)
+    torch.manual_seed(11)
+    alone = space.build_child(5, SEQ)
+    x = torch.randn(4, 1, 40)
+    torch.testing.assert_close(stack(x)[:, 1], alone(x))
