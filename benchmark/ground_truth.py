@@ -89,7 +89,7 @@ def provenance(cfg: DictConfig) -> dict[str, Any]:
     """What determines a ground-truth table: the space, the data and the standalone recipe (not the chunk size,
     which only changes speed, nor where files go)."""
     data = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items()
-            if k not in ("cache_dir", "eval_batch_size")}
+            if k not in ("cache_dir", "root", "eval_batch_size")}
     recipe = {k: v for k, v in OmegaConf.to_container(cfg.ground_truth, resolve=True).items()
               if k not in ("path", "metric", "chunk")}
     body = {"search_space": OmegaConf.to_container(cfg.search_space, resolve=True), "data": data, "recipe": recipe}
@@ -114,7 +114,8 @@ def _float(value: str, where: str) -> float:
 def read_table(path: str | Path, space: SearchSpace, metric: str = "test_acc",
                key: str = "ground_truth.path") -> GroundTruth:
     """Read and check a table: our own format, or an imported one with an `arch` or `child` column and an accuracy
-    column (`test_acc`, `val_acc` or `accuracy`), optionally `seed`. `arch` uses the ops form 'conv3 > maxpool3 > conv5'.
+    column (`test_acc`, `val_acc` or `accuracy`), optionally `seed`. `child` holds the space's names ('0-3-1', '142',
+NAS-Bench-201 arch strings); `arch` holds either those or the ops form 'conv3 > maxpool3 > conv5'.
 
     Errors name the file, the row and what is wrong; a table that misses children only warns, naming them.
     """
@@ -137,7 +138,8 @@ def read_table(path: str | Path, space: SearchSpace, metric: str = "test_acc",
     for line, r in enumerate(raw, start=2):
         where = f"{path}:{line}"
         try:
-            arch = space.parse(r[name_column]) if name_column == "child" else space.parse_ops(r[name_column])
+            text = r[name_column]
+            arch = space.parse_ops(text) if name_column == "arch" and ">" in text else space.parse(text)
         except ValueError as e:
             raise ValueError(f"{where}: {r[name_column]!r} is not a child of this space ({e})") from None
         child = space.name(arch)

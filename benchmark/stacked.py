@@ -161,12 +161,16 @@ class StackedChildrenModule(pl.LightningModule):
     receives exactly the gradient it would receive alone."""
 
     def __init__(self, stack: StackedChildren | ChildList, optimizer: Callable[..., torch.optim.Optimizer],
-                 scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None) -> None:
+                 scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         super().__init__()
         self.stack, self.optimizer_factory, self.scheduler_factory = stack, optimizer, scheduler
+        self.transform = transform  # the data's training augmentation (the loaders come without their datamodule)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
+        if self.transform is not None:
+            x = self.transform(x)
         logits = self.stack(x)  # (B, n, classes)
         n = logits.shape[1]
         return F.cross_entropy(logits.flatten(0, 1), y.repeat_interleave(n), reduction="sum") / len(y)

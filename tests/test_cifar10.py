@@ -183,3 +183,25 @@ def test_only_training_batches_are_augmented(cifar, augmented):
     assert all(torch.equal(v, dm.splits["val"].tensors[0]) for v in module.seen["val"])
     batch = dm.splits["train"].tensors
     assert CIFAR10DataModule(root=root).on_after_batch_transfer(batch, 0) is batch  # no trainer: as is
+
+
+def test_ground_truth_training_is_augmented_too(cifar):
+    """task=ground_truth trains from a loader without its datamodule: the module applies the data's transform."""
+    from benchmark.spaces import DeeperInsightsSpace
+    from benchmark.stacked import StackedChildrenModule, side_by_side
+
+    root, _ = cifar
+    dm = CIFAR10DataModule(root=root, val_size=10)
+    dm.setup()
+    seen = []
+
+    def transform(x):
+        seen.append(x)
+        return dm.train_transform(x)
+
+    stack = side_by_side(DeeperInsightsSpace(channels=4, cells=1), [0, 1], dm.shape, [0, 1])
+    module = StackedChildrenModule(stack, lambda params: torch.optim.SGD(params, lr=0.1), transform=transform)
+    x, y = dm.splits["train"].tensors
+    torch.manual_seed(0)
+    assert torch.isfinite(module.training_step((x[:8], y[:8]), 0))
+    assert len(seen) == 1 and not torch.equal(dm.train_transform(x[:8]), x[:8])

@@ -8,7 +8,7 @@ import torch
 from benchmark.data import DigitsDataModule
 from benchmark.errors import ConfigError
 from benchmark.ground_truth import cache_folder, find, read_table
-from benchmark.spaces import ChainSpace, DataShape
+from benchmark.spaces import ChainSpace, DataShape, NB201Space
 from benchmark.stacked import StackedChildren
 from benchmark.tasks import ground_truth as gt_task
 
@@ -91,7 +91,18 @@ def test_import_published_table(tmp_path, caplog):
     assert table.metric == "accuracy" and table.scores()["3-3-3"] == pytest.approx(0.5 + 63 / 200)
     with caplog.at_level(logging.WARNING):
         partial = read_table(write(tmp_path / "some.csv", "child,test_acc,seed\n0-0-0,0.9,0\n0-0-1,0.8,0\n"), space)
-    assert len(partial.children) == 2 and "lacks 62 of 64 children" in caplog.text
+    assert len(partial.children) == 2 and "lacks 62 of the 64 ranked children" in caplog.text
+
+
+def test_import_nb201_arch_strings(tmp_path):
+    space = NB201Space(eval_children=3)
+    names = [space.name(c) for c in space.ranked_children()]
+    table = read_table(write(tmp_path / "nb201.csv", "arch,accuracy\n" + "".join(f"{n},{0.9 - i / 10}\n"
+                                                                               for i, n in enumerate(names))), space)
+    assert table.scores() == pytest.approx(dict(zip(names, [0.9, 0.8, 0.7])))
+    bad = "arch,accuracy\n|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|,0.5\n"
+    with pytest.raises(ValueError, match=r"nb201.csv:2: .* is not a child of this space \(.*op 'conv'"):
+        read_table(write(tmp_path / "nb201.csv", bad), space)
 
 
 @pytest.mark.parametrize("text, message", [

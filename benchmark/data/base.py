@@ -59,6 +59,17 @@ class ArrayDataModule(pl.LightningDataModule):
         self.splits = {"train": tensors(x[train], y[train]), "val": tensors(x[np.sort(val)], y[np.sort(val)]),
                        "test": tensors(x_test, y_test)}
 
+    def train_transform(self, x: torch.Tensor) -> torch.Tensor:
+        """Augmentation of a training batch, on its device (none by default). Validation, test and BatchNorm
+        calibration inputs are never transformed."""
+        return x
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        if self.trainer is not None and self.trainer.training:
+            x, y = batch
+            return self.train_transform(x), y
+        return batch
+
     def split_info(self) -> dict[str, Any]:
         """What a ranking snapshot records about the data it was measured on."""
         return {"dataset": type(self).__name__, "split_seed": self.split_seed,

@@ -66,12 +66,8 @@ class CIFAR10DataModule(ArrayDataModule):
         x, y = np.concatenate([b[0] for b in train]), np.concatenate([b[1] for b in train])
         return np.divide(x, 255, dtype=np.float32), y, np.divide(x_test, 255, dtype=np.float32), y_test
 
-    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """Augment training batches only; validation, test and BatchNorm calibration inputs are the images as is."""
-        if self.augment and self.trainer is not None and self.trainer.training:
-            x, y = batch
-            return augment(x), y
-        return batch
+    def train_transform(self, x: Tensor) -> Tensor:
+        return augment(x) if self.augment else x
 
     def _folder(self) -> Path:
         """`<root>/cifar-10-batches-py`, or `root` itself when it is that folder; every batch file must be there."""
