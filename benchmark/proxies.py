@@ -7,7 +7,8 @@ Per-child proxies build each child standalone with the same seed (`torch.manual_
 - `snip`: sum |w * dL/dw|, `grad_norm`: sum of the L2 norms of dL/dw, L = cross-entropy on one validation batch;
 - `jacob_cov` (Mellor et al., 2021): the correlation of per-example input Jacobians of the summed logits,
   score = -sum(log(lambda + 1e-5) + 1 / (lambda + 1e-5)) over its eigenvalues;
-- `nwot` (NASWOT): log-determinant of the Hamming-similarity kernel of the examples' ReLU codes.
+- `nwot` (NASWOT): log-determinant of the Hamming-similarity kernel of the examples' ReLU (or GELU) codes: which
+  units are active (GELU is positive exactly where its input is).
 `freeflow` (FreeNAS/FreeFlow, as its authors implemented it) scores the whole space in one pass on a mixed supernet:
 every op's output is weighted by an architecture weight alpha = 1, weights are |w|, float64, BatchNorm in eval mode, the
 input is all ones, R = sum of the logits; an op scores |alpha * dR/dalpha| and a child the sum of its ops' scores.
@@ -15,6 +16,8 @@ Higher is better for every proxy (that is how they are ranked against the ground
 """
 from __future__ import annotations
 
+import logging
+import math
 import time
 from typing import Callable, Sequence
 
@@ -22,11 +25,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.errors import require
+from benchmark.errors import ConfigError, require
 from benchmark.sharing import FullSharing
 from benchmark.spaces import DataShape, SearchSpace
 from benchmark.supernet import Supernet
 
+log = logging.getLogger(__name__)
 Batch = tuple[torch.Tensor, torch.Tensor]
 DATA_FREE = ("params", "flops", "synflow", "freeflow")
 NEEDS_DATA = ("snip", "grad_norm", "jacob_cov", "nwot")
@@ -38,17 +42,23 @@ def params(net: nn.Module, shape: DataShape, batch: Batch | None) -> float:
 
 
 def flops(net: nn.Module, shape: DataShape, batch: Batch | None) -> float:
+    """2 x multiply-adds of one example: convolutions (any dimension), linear layers at every position, and
+    attention (q/k/v and output projections, which it applies without calling Linear modules, and the two L x L
+    products)."""
     macs = 0
 
-    def count(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+    def count(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor | tuple) -> None:
         nonlocal macs
-        if isinstance(module, nn.Conv1d):
-            k = module.kernel_size[0] * module.in_channels // module.groups
-            macs += output.shape[1] * output.shape[2] * k
+        if isinstance(module, nn.modules.conv._ConvNd):
+            macs += output.numel() * module.in_channels // module.groups * math.prod(module.kernel_size)
         elif isinstance(module, nn.Linear):
-            macs += module.in_features * module.out_features
+            macs += output.numel() * module.in_features
+        else:  # nn.MultiheadAttention, batch_first
+            length, dim = inputs[0].shape[-2], module.embed_dim
+            macs += 4 * length * dim * dim + 2 * length * length * dim
 
-    hooks = [m.register_forward_hook(count) for m in net.modules() if isinstance(m, (nn.Conv1d, nn.Linear))]
+    counted = (nn.modules.conv._ConvNd, nn.Linear, nn.MultiheadAttention)
+    hooks = [m.register_forward_hook(count) for m in net.modules() if isinstance(m, counted)]
     with torch.no_grad():
         net.eval()(torch.zeros(1, *shape.input_size))
     for h in hooks:
@@ -107,11 +117,12 @@ def nwot(net: nn.Module, shape: DataShape, batch: Batch | None) -> float:
     def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
         codes.append((output > 0).flatten(1).double())
 
-    hooks = [m.register_forward_hook(record) for m in net.modules() if isinstance(m, nn.ReLU)]
+    hooks = [m.register_forward_hook(record) for m in net.modules() if isinstance(m, (nn.ReLU, nn.GELU))]
     with torch.no_grad():
         net.train()(x)
     for h in hooks:
         h.remove()
+    require(bool(codes), "proxies", "nwot", "a network with ReLU or GELU activations (their codes are what it scores)")
     c = torch.cat(codes, dim=1)
     kernel = c @ c.T + (1 - c) @ (1 - c).T
     return float(torch.slogdet(kernel).logabsdet)
@@ -159,10 +170,17 @@ def score_children(space: SearchSpace, children: Sequence[int], shape: DataShape
     for p in proxies:
         if p == "freeflow":
             continue
-        for c in children:
-            torch.manual_seed(seed)
-            net = space.build_child(c, shape)
-            start = time.perf_counter()
-            value = PER_CHILD[p](net, shape, batch)
-            rows.append({"child": space.name(c), "proxy": p, "score": value, "seconds": time.perf_counter() - start})
+        scored = []
+        try:
+            for c in children:
+                torch.manual_seed(seed)
+                net = space.build_child(c, shape)
+                start = time.perf_counter()
+                value = PER_CHILD[p](net, shape, batch)
+                scored.append({"child": space.name(c), "proxy": p, "score": value,
+                               "seconds": time.perf_counter() - start})
+        except ConfigError as e:  # a proxy undefined on this space (e.g. nwot without activations): named, skipped
+            log.warning("proxy %s skipped on %s (child %s): %s", p, type(space).__name__, space.name(c), e)
+            continue
+        rows += scored
     return rows

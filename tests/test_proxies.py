@@ -21,6 +21,34 @@ def test_params_and_flops_exact():
     assert proxies.flops(space.build_child(63, SHAPE), SHAPE, None) == 2 * (16 * 40 * 3 + 128 * 10)
 
 
+def test_flops_count_images_positions_and_attention():
+    image = DataShape(channels=3, length=8, num_classes=10, height=8)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.Flatten(), nn.Linear(4 * 64, 10))
+    assert proxies.flops(net, image, None) == 2 * (4 * 64 * 27 + 256 * 10)
+
+    class Attention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mha, self.ffn = nn.MultiheadAttention(8, 2, batch_first=True), nn.Linear(8, 8)
+
+        def forward(self, x):  # (1, 8 channels, 5 positions) -> (1, 5, 8)
+            h = x.transpose(1, 2)
+            return self.ffn(self.mha(h, h, h, need_weights=False)[0])
+
+    shape = DataShape(channels=8, length=5, num_classes=8)
+    # q/k/v and output projections 4*L*E*E, scores and weighted sum 2*L*L*E, ffn L*E*E
+    assert proxies.flops(Attention(), shape, None) == 2 * (4 * 5 * 64 + 2 * 25 * 8 + 5 * 64)
+
+
+def test_a_proxy_undefined_on_a_space_is_named_and_skipped(caplog):
+    from benchmark.spaces import TransformerSpace
+
+    space = TransformerSpace()  # child 0 is attention only: no activation codes for nwot
+    batch = (torch.randn(8, 1, 40), torch.randint(10, (8,)))
+    rows = proxies.score_children(space, [0, 1], SHAPE, ["params", "nwot"], batch)
+    assert {r["proxy"] for r in rows} == {"params"} and "proxy nwot skipped on TransformerSpace" in caplog.text
+
+
 def test_synflow_of_a_linear_network_has_its_closed_form():
     """Without biases R is linear in each layer's |W|, so sum w * dR/dw = R per layer: synflow = layers * R."""
     torch.manual_seed(0)

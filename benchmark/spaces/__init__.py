@@ -4,4 +4,4 @@ from benchmark.spaces.cells import CellSpace, DeeperInsightsSpace, NB201Space
 from benchmark.spaces.chain import ChainSpace
 from benchmark.spaces.transformer import TransformerSpace
 
-__all__ = ["Arch", "CellSpace", "ChainSpace", "DeeperInsightsSpace", "NB201Space", "DataShape", "SearchSpace", "TransformerSpace"]
+__all__ = ["Arch", "CellSpace", "ChainSpace", "DataShape", "DeeperInsightsSpace", "NB201Space", "SearchSpace", "TransformerSpace"]

@@ -39,7 +39,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
         log.info("proxies written to %s; no ground truth to judge them (run task=ground_truth)", out / "proxies.csv")
         return {}
     summary, truth_scores = [], truth.scores()
-    for p in proxies:
+    for p in dict.fromkeys(r["proxy"] for r in rows):  # the proxies that applied to this space
         scores = {r["child"]: float(r["score"]) for r in rows if r["proxy"] == p}
         q = metrics.ranking_quality(scores, truth_scores)
         seconds = sum(float(r["seconds"]) for r in rows if r["proxy"] == p) / len(scores)
