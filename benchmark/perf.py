@@ -5,8 +5,12 @@ Prints each figure as a ratio against a baseline measured in the same process (m
 - prefix-tree evaluation vs. evaluating child by child (same numbers, tested);
 - ground truth: children trained side by side (stacked) vs. one after another, same recipe and batches;
 - loop overhead: supernet steps through the LightningModule vs. a hand-written loop doing the same work;
-- parameter memory of every sharing degree on the default space;
-- training-free proxies: seconds to score all children of the default space, per proxy.
+- memory of every sharing degree on the default space: parameters allocated, and the peak resident memory of a
+  process that builds the supernet and trains a few steps (measured in a fresh process per degree);
+- arithmetic intensity: achieved GFLOP/s of a supernet training step vs. this machine's matrix-multiply peak;
+- training-free proxies: seconds to score all children of the default space, per proxy, and FreeFlow on all 15,625
+  NAS-Bench-201 cells;
+- with --spaces: each search space's training step and ranking cost on MNIST-1D, and its step on CIFAR-10-sized batches.
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ from benchmark.evaluation import evaluate_child_by_child, evaluate_children
 from benchmark.module import SupernetModule
 from benchmark.samplers import UniformSampler
 from benchmark.sharing import FullSharing
-from benchmark.spaces import ChainSpace
+from benchmark.spaces import ChainSpace, DataShape
 from benchmark.supernet import Supernet
 
 
@@ -148,6 +152,99 @@ def sharing_memory() -> list[dict[str, float]]:
     return rows
 
 
+def _peak_rss_kib(policy: str, steps: int = 5) -> int:
+    """Run in a fresh process: growth of the peak resident set while building one supernet and training `steps`."""
+    import resource
+
+    from benchmark.sharing import NoSharing, PartialSharing, PrefixSharing
+
+    policies = {"full": FullSharing, "partial m=4": lambda: PartialSharing(4), "prefix k=2": lambda: PrefixSharing(2),
+                "none": NoSharing}
+    shape = MNIST1DDataModule.shape
+    x, y = torch.randn(128, *shape.input_size), torch.randint(shape.num_classes, (128,))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    net = Supernet(ChainSpace(), policies[policy](), shape)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    sampler = UniformSampler(ChainSpace())
+    for _ in range(steps):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(net(x, sampler.sample()[0]), y).backward()
+        optimizer.step()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+
+
+def peak_memory() -> dict[str, int]:
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1) as pool:
+        return {p: pool.apply(_peak_rss_kib, (p,)) for p in ("full", "partial m=4", "prefix k=2", "none")}
+
+
+def arithmetic_intensity(repeats: int) -> dict[str, float]:
+    """FLOPs of one training step (forward + backward, counted by torch) over its time, against a large matmul."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    shape = MNIST1DDataModule.shape
+    torch.manual_seed(0)
+    net = Supernet(ChainSpace(), FullSharing(), shape)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    x, y = torch.randn(128, *shape.input_size), torch.randint(shape.num_classes, (128,))
+
+    def step() -> None:
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(net(x, 0), y).backward()
+        optimizer.step()
+
+    with FlopCounterMode(display=False) as counter:
+        step()
+    step_flops = counter.get_total_flops()
+    step_s = _median_time(step, repeats * 5)
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    matmul_s = _median_time(lambda: a @ b, repeats * 3)
+    achieved, peak = step_flops / step_s / 1e9, 2 * 1024 ** 3 / matmul_s / 1e9
+    return {"step_gflop": step_flops / 1e9, "step_s": step_s, "achieved_gflops": achieved, "matmul_gflops": peak,
+            "fraction_of_peak": achieved / peak}
+
+
+def space_costs(cache_dir: str, repeats: int) -> dict[str, dict[str, float]]:
+    """Per space: median supernet training step (batch 128) and one ranking on MNIST-1D; step at batch 64 on
+    CIFAR-10-sized random images for spaces that take images."""
+    from benchmark.spaces import DeeperInsightsSpace, NB201Space, TransformerSpace
+
+    dm = MNIST1DDataModule(cache_dir=cache_dir)
+    dm.setup()
+    val, calib = list(dm.val_dataloader()), dm.calibration_inputs(2)
+    x, y = next(iter(dm.train_dataloader()))
+    image = DataShape(channels=3, length=32, num_classes=10, height=32)
+    out = {}
+    for name, space in {"chain": ChainSpace(), "deeper_insights": DeeperInsightsSpace(), "nb201": NB201Space(),
+                        "transformer": TransformerSpace()}.items():
+        row = {}
+        for label, shape, xs, ys in [("mnist1d", dm.shape, x, y),
+                                     ("cifar10", image, torch.randn(64, 3, 32, 32), torch.randint(10, (64,)))]:
+            if label == "cifar10" and space.is_chain:
+                continue
+            torch.manual_seed(0)
+            net = Supernet(space, FullSharing(), shape)
+            optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+            sampler = UniformSampler(space)
+
+            def step() -> None:
+                optimizer.zero_grad()
+                torch.nn.functional.cross_entropy(net(xs, sampler.sample()[0]), ys).backward()
+                optimizer.step()
+
+            step()  # warm-up
+            row[f"{label}_step_s"] = _median_time(step, repeats * 3)
+            if label == "mnist1d":
+                row["mnist1d_epoch_s"] = row["mnist1d_step_s"] * len(dm.train_dataloader())
+                row["ranked_children"] = len(space.ranked_children())
+                row["ranking_s"] = _median_time(
+                    lambda: evaluate_children(net, space.ranked_children(), val, calib), max(1, repeats // 2))
+        out[name] = row
+    return out
+
+
 def proxy_speed(cache_dir: str) -> dict[str, float]:
     from benchmark.proxies import PROXIES, score_children
 
@@ -160,6 +257,12 @@ def proxy_speed(cache_dir: str) -> dict[str, float]:
         start = time.perf_counter()
         score_children(space, range(space.num_children), dm.shape, [proxy], (x[:128], y[:128]))
         out[proxy] = time.perf_counter() - start
+    from benchmark.proxies import freeflow
+    from benchmark.spaces import NB201Space
+
+    start = time.perf_counter()
+    freeflow(NB201Space(), DataShape(channels=3, length=32, num_classes=10, height=32))
+    out["freeflow_nb201_all_15625"] = time.perf_counter() - start
     return out
 
 
@@ -169,6 +272,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--cache-dir", default=".cache")
     parser.add_argument("--chunk", type=int, default=16, help="children trained side by side")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--spaces", action="store_true", help="also the cost of every search space")
     args = parser.parse_args(argv)
     torch.set_num_threads(torch.get_num_threads())
     results = {"ranking_cost": ranking_cost(args.cache_dir, epochs=2 if args.quick else 6,
@@ -177,6 +281,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
                                                       epochs=1 if args.quick else 3, chunk=args.chunk)
     results["loop_overhead"] = loop_overhead(args.cache_dir, epochs=2 if args.quick else 5)
     results["sharing_memory"] = sharing_memory()
+    results["peak_memory_kib"] = peak_memory()
+    results["arithmetic_intensity"] = arithmetic_intensity(repeats=2 if args.quick else 7)
     results["proxy_seconds_all_children"] = proxy_speed(args.cache_dir)
     r = results["ranking_cost"]
     print(f"threads={torch.get_num_threads()}  (default space: 64 children, MNIST-1D, 800 validation examples)")
@@ -196,8 +302,24 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     for m in results["sharing_memory"]:
         print(f"  {m['policy']:<24} {m['parameters']:>9,} parameters  {m['bytes'] / 1024:>8.1f} KiB  "
               f"{m['copies']:>4} unit copies")
-    print("training-free proxies, seconds for all 64 children: " + ", ".join(
-        f"{k} {v:.2f}" for k, v in results["proxy_seconds_all_children"].items()))
+    print("peak resident memory growth while building and training (fresh process, KiB): " + ", ".join(
+        f"{k} {v:,}" for k, v in results["peak_memory_kib"].items()))
+    a = results["arithmetic_intensity"]
+    print(f"training step (default supernet, batch 128): {a['step_gflop']:.3f} GFLOP in {a['step_s'] * 1e3:.1f} ms = "
+          f"{a['achieved_gflops']:.1f} GFLOP/s; 1024^2 matmul peak {a['matmul_gflops']:.1f} GFLOP/s -> "
+          f"{a['fraction_of_peak']:.1%} of peak")
+    proxy = dict(results["proxy_seconds_all_children"])
+    nb201 = proxy.pop("freeflow_nb201_all_15625")
+    print("training-free proxies, seconds for all 64 children: " + ", ".join(f"{k} {v:.2f}" for k, v in proxy.items()))
+    print(f"FreeFlow on all 15,625 NAS-Bench-201 cells (CIFAR-10 shapes, float64): {nb201:.2f} s")
+    if args.spaces:
+        results["spaces"] = space_costs(args.cache_dir, repeats=2 if args.quick else 5)
+        print("search spaces (full sharing; MNIST-1D step at batch 128, ranking with 2 calibration batches; "
+              "CIFAR-10-sized step at batch 64):")
+        for name, c in results["spaces"].items():
+            cifar = f"  cifar10 step {c['cifar10_step_s'] * 1e3:7.1f} ms" if "cifar10_step_s" in c else ""
+            print(f"  {name:<16} step {c['mnist1d_step_s'] * 1e3:6.1f} ms  epoch ~{c['mnist1d_epoch_s']:5.2f} s  "
+                  f"ranking {c['ranked_children']:>3} children {c['ranking_s']:6.2f} s{cifar}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return results

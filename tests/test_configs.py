@@ -71,7 +71,16 @@ def test_experiment_presets_change_what_they_say(make_cfg):
     assert magic.sampler._target_.endswith("GradualSampler") and magic.module.align.weight > 0
     probe = make_cfg("experiment=interference")
     assert probe.callbacks.interference._target_.endswith("InterferenceProbe") and "ranking" in probe.callbacks
-    assert set(options("experiment")) == {"smoke", "magic", "interference"}
+    di = make_cfg("experiment=deeper_insights_cifar10")
+    assert (di.data._target_.endswith("CIFAR10DataModule") and di.search_space._target_.endswith("DeeperInsightsSpace")
+            and di.sampler.order == "fixed" and di.trainer.accelerator == "gpu" and di.trainer.max_epochs == 200
+            and di.module.optimizer.lr == 0.025 and di.module.scheduler.T_max == 200 and di.gt_seeds == 10
+            and di.study == "cifar10-deeper_insights-full-round_robin")
+    nb = make_cfg("experiment=nb201_cifar10")
+    assert (nb.search_space._target_.endswith("NB201Space") and nb.module.optimizer.nesterov
+            and nb.module.optimizer.weight_decay == 5e-4 and nb.data.batch_size == 256)
+    assert set(options("experiment")) == {"smoke", "magic", "interference", "deeper_insights_cifar10",
+                                          "nb201_cifar10"}
 
 
 @pytest.mark.parametrize("launcher, target", [("joblib", "JoblibLauncher"), ("submitit_slurm", "SlurmLauncher"),

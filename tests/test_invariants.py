@@ -4,6 +4,7 @@ from functools import partial
 import pytest
 import pytorch_lightning as pl
 import torch
+from torch.utils.data import DataLoader
 
 from benchmark.data import MNIST1DDataModule
 from benchmark.module import SupernetModule
@@ -95,3 +96,35 @@ def test_alignment_moves_only_the_sampled_child_and_changes_training(distance, c
         assert moved and all(any(k.startswith(p) for p in used) for k in moved), (step, sorted(moved)[:4])
     _, plain = train(0.0)
     assert not torch.equal(states[-1]["stem.0.0.weight"], plain[-1]["stem.0.0.weight"])
+
+
+def test_module_trains_exactly_like_a_plain_pytorch_loop(cache_dir):
+    """The LightningModule (hand-optimised steps, per-epoch logging and schedule) moves the weights bit for bit as
+    a minimal loop doing the same sampling, forward, backward, SGD step and cosine schedule on the same batches."""
+    dm = MNIST1DDataModule(cache_dir=cache_dir, batch_size=64)
+    dm.setup()
+    x, y = dm.splits["train"].tensors
+    batches = [(x[i * 64:(i + 1) * 64], y[i * 64:(i + 1) * 64]) for i in range(4)]
+    script = [0, 63, 42, 21]
+    space = ChainSpace()
+    sgd = partial(torch.optim.SGD, lr=0.1, momentum=0.9, weight_decay=1e-3)
+    cosine = partial(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=2, eta_min=1e-3)
+
+    torch.manual_seed(0)
+    net = Supernet(space, FullSharing(), dm.shape)
+    module = SupernetModule(net, ScriptedSampler(space, script), sgd, cosine)
+    pl.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+               enable_model_summary=False, limit_val_batches=0).fit(module, DataLoader(batches, batch_size=None))
+
+    torch.manual_seed(0)
+    plain = Supernet(space, FullSharing(), dm.shape)
+    optimizer = sgd(plain.parameters())
+    scheduler = cosine(optimizer)
+    for _ in range(2):
+        for (xb, yb), child in zip(batches, script):
+            optimizer.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(plain(xb, child), yb).backward()
+            optimizer.step()
+        scheduler.step()
+    for (name, a), b in zip(net.state_dict().items(), plain.state_dict().values()):
+        assert torch.equal(a, b), name
