@@ -5,8 +5,8 @@ Prints each figure as a ratio against a baseline measured in the same process (m
 - prefix-tree evaluation vs. evaluating child by child (same numbers, tested);
 - ground truth: children trained side by side (stacked) vs. one after another, same recipe and batches;
 - loop overhead: supernet steps through the LightningModule vs. a hand-written loop doing the same work;
-- memory of every sharing degree on the default space: parameters allocated, and the peak resident memory of a
-  process that builds the supernet and trains a few steps (measured in a fresh process per degree);
+- memory of every sharing degree on the default space: parameters allocated, and the peak tensor memory of training
+  (parameters, buffers, momentum, gradients, saved activations);
 - arithmetic intensity: achieved GFLOP/s of a supernet training step vs. this machine's matrix-multiply peak;
 - training-free proxies: seconds to score all children of the default space, per proxy, and FreeFlow on all 15,625
   NAS-Bench-201 cells;
@@ -152,32 +152,46 @@ def sharing_memory() -> list[dict[str, float]]:
     return rows
 
 
-def _peak_rss_kib(policy: str, steps: int = 5) -> int:
-    """Run in a fresh process: growth of the peak resident set while building one supernet and training `steps`."""
-    import resource
-
+def training_memory(steps: int = 8) -> dict[str, dict[str, int]]:
+    """Peak tensor memory of training each sharing degree on the default space, in bytes, by kind: parameters and
+    buffers the supernet allocates, SGD momentum (for every copy trained so far), the gradients of one step, and the
+    activations saved for its backward (unique storages, counted as autograd saves them). Counted, not sampled
+    from the process, so it is exact and not drowned by the interpreter's own footprint."""
     from benchmark.sharing import NoSharing, PartialSharing, PrefixSharing
 
-    policies = {"full": FullSharing, "partial m=4": lambda: PartialSharing(4), "prefix k=2": lambda: PrefixSharing(2),
-                "none": NoSharing}
     shape = MNIST1DDataModule.shape
     x, y = torch.randn(128, *shape.input_size), torch.randint(shape.num_classes, (128,))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    net = Supernet(ChainSpace(), policies[policy](), shape)
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
-    sampler = UniformSampler(ChainSpace())
-    for _ in range(steps):
-        optimizer.zero_grad()
-        torch.nn.functional.cross_entropy(net(x, sampler.sample()[0]), y).backward()
-        optimizer.step()
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    policies = {"full": FullSharing(), "partial m=4": PartialSharing(4), "partial m=16": PartialSharing(16),
+                "prefix k=2": PrefixSharing(2), "none": NoSharing()}
+    out = {}
+    for name, policy in policies.items():
+        torch.manual_seed(0)
+        net = Supernet(ChainSpace(), policy, shape)
+        optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+        sampler = UniformSampler(ChainSpace())
+        saved: dict[int, int] = {}
 
+        def pack(t: torch.Tensor) -> torch.Tensor:
+            storage = t.untyped_storage()
+            saved[storage.data_ptr()] = storage.nbytes()
+            return t
 
-def peak_memory() -> dict[str, int]:
-    import multiprocessing
-
-    with multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1) as pool:
-        return {p: pool.apply(_peak_rss_kib, (p,)) for p in ("full", "partial m=4", "prefix k=2", "none")}
+        grads = 0
+        for _ in range(steps):
+            optimizer.zero_grad(set_to_none=True)
+            saved.clear()
+            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+                loss = torch.nn.functional.cross_entropy(net(x, sampler.sample()[0]), y)
+            loss.backward()
+            grads = max(grads, sum(p.grad.nbytes for p in net.parameters() if p.grad is not None))
+            optimizer.step()
+        params = sum(p.nbytes for p in net.parameters())
+        buffers = sum(b.nbytes for b in net.buffers())
+        momentum = sum(st["momentum_buffer"].nbytes for st in optimizer.state.values() if "momentum_buffer" in st)
+        activations = sum(saved.values())
+        out[name] = {"parameters": params, "buffers": buffers, "momentum": momentum, "gradients": grads,
+                     "activations": activations, "peak": params + buffers + momentum + grads + activations}
+    return out
 
 
 def arithmetic_intensity(repeats: int) -> dict[str, float]:
@@ -281,7 +295,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
                                                       epochs=1 if args.quick else 3, chunk=args.chunk)
     results["loop_overhead"] = loop_overhead(args.cache_dir, epochs=2 if args.quick else 5)
     results["sharing_memory"] = sharing_memory()
-    results["peak_memory_kib"] = peak_memory()
+    results["training_memory"] = training_memory()
     results["arithmetic_intensity"] = arithmetic_intensity(repeats=2 if args.quick else 7)
     results["proxy_seconds_all_children"] = proxy_speed(args.cache_dir)
     r = results["ranking_cost"]
@@ -302,8 +316,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     for m in results["sharing_memory"]:
         print(f"  {m['policy']:<24} {m['parameters']:>9,} parameters  {m['bytes'] / 1024:>8.1f} KiB  "
               f"{m['copies']:>4} unit copies")
-    print("peak resident memory growth while building and training (fresh process, KiB): " + ", ".join(
-        f"{k} {v:,}" for k, v in results["peak_memory_kib"].items()))
+    print("peak tensor memory of training, batch 128 (KiB: parameters + buffers + momentum + gradients + activations):")
+    for name, m in results["training_memory"].items():
+        print(f"  {name:<14} {m['peak'] / 1024:8.1f} = {m['parameters'] / 1024:.1f} + {m['buffers'] / 1024:.1f} + "
+              f"{m['momentum'] / 1024:.1f} + {m['gradients'] / 1024:.1f} + {m['activations'] / 1024:.1f}")
     a = results["arithmetic_intensity"]
     print(f"training step (default supernet, batch 128): {a['step_gflop']:.3f} GFLOP in {a['step_s'] * 1e3:.1f} ms = "
           f"{a['achieved_gflops']:.1f} GFLOP/s; 1024^2 matmul peak {a['matmul_gflops']:.1f} GFLOP/s -> "

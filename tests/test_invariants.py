@@ -10,7 +10,7 @@ from benchmark.data import MNIST1DDataModule
 from benchmark.module import SupernetModule
 from benchmark.samplers import Sampler
 from benchmark.sharing import FullSharing, KeywordSharing, NoSharing, PartialSharing, PrefixSharing
-from benchmark.spaces import ChainSpace, DeeperInsightsSpace, NB201Space
+from benchmark.spaces import ChainSpace, DeeperInsightsSpace, NB201Space, TransformerSpace
 from benchmark.supernet import Supernet
 
 
@@ -46,7 +46,8 @@ SCRIPT_64 = [0, 63, 42, 21, 0, 53, 22]
 CASES = [(ChainSpace, policy, SCRIPT_64) for policy in POLICIES] + [
     (lambda: DeeperInsightsSpace(channels=8, cells=2), policy, SCRIPT_64) for policy in POLICIES] + [
     (lambda: NB201Space(channels=4, cells_per_stage=1), policy, [0, 15624, 7000, 0, 3125, 12000, 1])
-    for policy in POLICIES[:1] + POLICIES[2:3]]  # per-child copies of 15,625 cells are refused (too large)
+    for policy in POLICIES[:1] + POLICIES[2:3]] + [  # per-child copies of 15,625 cells are refused (too large)
+    (TransformerSpace, policy, SCRIPT_64) for policy in (FullSharing, lambda: PrefixSharing(1))]
 
 
 @pytest.mark.parametrize(("space_factory", "policy", "script"), CASES)

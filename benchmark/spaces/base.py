@@ -44,6 +44,16 @@ class DataShape:
         return (self.channels, self.length) if self.height is None else (self.channels, self.height, self.length)
 
 
+def checked_ops(ops: Sequence[str], available: Sequence[str], key: str = "search_space.ops") -> list[str]:
+    """`ops` as a list, or a ConfigError naming the first unknown op, or an empty or repeating list."""
+    ops = list(ops)
+    require(len(ops) >= 1, key, ops, f"a non-empty list of {sorted(available)}")
+    for op in ops:
+        require(op in available, key, op, f"one of {sorted(available)}")
+    require(len(set(ops)) == len(ops), key, ops, "a list without repeated ops")
+    return ops
+
+
 class SearchSpace(ABC):
     """Enumerable space of children; subclasses say which units a child passes through and how to build them."""
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from benchmark.errors import require
-from benchmark.spaces.base import Arch, DataShape, SearchSpace, UnitCall
+from benchmark.spaces.base import Arch, DataShape, SearchSpace, UnitCall, checked_ops
 
 Layout = list[str | int]  # fixed units by name, stacked cells by index, in forward order
 
@@ -183,11 +183,7 @@ class NB201Space(CellSpace):
         require(isinstance(channels, int) and channels >= 1, "search_space.channels", channels, "an integer >= 1")
         require(isinstance(cells_per_stage, int) and cells_per_stage >= 1, "search_space.cells_per_stage",
                 cells_per_stage, "an integer >= 1")
-        ops = list(ops)
-        for op in ops:
-            require(op in NB201_OPS, "search_space.ops", op, f"one of {list(NB201_OPS)}")
-        require(len(ops) >= 1 and len(set(ops)) == len(ops), "search_space.ops", ops,
-                f"a non-empty list without repeats of {list(NB201_OPS)}")
+        ops = checked_ops(ops, NB201_OPS)
         n = cells_per_stage
         layout: Layout = ["stem", *range(n), "reduce.0", *range(n, 2 * n), "reduce.1", *range(2 * n, 3 * n), "head"]
         super().__init__(4, ops, layout, eval_children=eval_children, eval_seed=eval_seed)
@@ -261,11 +257,7 @@ class DeeperInsightsSpace(CellSpace):
                  affine: bool = False) -> None:
         require(isinstance(channels, int) and channels >= 1, "search_space.channels", channels, "an integer >= 1")
         require(isinstance(cells, int) and cells >= 1, "search_space.cells", cells, "an integer >= 1")
-        ops = list(ops)
-        for op in ops:
-            require(op in DEEPER_INSIGHTS_OPS, "search_space.ops", op, f"one of {list(DEEPER_INSIGHTS_OPS)}")
-        require(1 <= len(ops) <= 9 and len(set(ops)) == len(ops), "search_space.ops", ops,
-                f"1 to 9 distinct ops of {list(DEEPER_INSIGHTS_OPS)}")
+        ops = checked_ops(ops, DEEPER_INSIGHTS_OPS)  # at most 4: names are one digit per edge
         super().__init__(3, ops, ["stem", *range(cells), "head"])
         self.channels, self.affine = channels, affine
 

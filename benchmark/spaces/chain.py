@@ -6,7 +6,7 @@ from typing import Sequence
 from torch import nn
 
 from benchmark.errors import require
-from benchmark.spaces.base import Arch, DataShape, SearchSpace
+from benchmark.spaces.base import Arch, DataShape, SearchSpace, checked_ops
 from benchmark.spaces.ops import OPS, SegmentMean, conv_bn_relu
 
 DEFAULT_OPS = ("conv3", "conv5", "dilconv3", "maxpool3")
@@ -28,11 +28,7 @@ class ChainSpace(SearchSpace):
         affine: bool = False,
     ) -> None:
         require(isinstance(layers, int) and layers >= 1, "search_space.layers", layers, "an integer >= 1")
-        ops = list(ops)
-        require(len(ops) >= 1, "search_space.ops", ops, f"a non-empty list of {sorted(OPS)}")
-        for op in ops:
-            require(op in OPS, "search_space.ops", op, f"one of {sorted(OPS)}")
-        require(len(set(ops)) == len(ops), "search_space.ops", ops, "a list without repeated ops")
+        ops = checked_ops(ops, OPS)
         require(isinstance(channels, int) and channels >= 1, "search_space.channels", channels, "an integer >= 1")
         require(isinstance(head_pool, int) and head_pool >= 1, "search_space.head_pool", head_pool, "an integer >= 1")
         super().__init__([f"layer{i}" for i in range(layers)], [ops] * layers)

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.errors import require
-from benchmark.spaces.base import DataShape, SearchSpace
+from benchmark.spaces.base import DataShape, SearchSpace, checked_ops
 from benchmark.spaces.chain import ChainSpace
 
 DEFAULT_OPS = ("mha2", "ffn2", "conv3", "conv5")
@@ -101,11 +101,7 @@ class TransformerSpace(SearchSpace):
     def __init__(self, layers: int = 3, ops: Sequence[str] = DEFAULT_OPS, d_model: int = 32,
                  stem_kernel: int = 5) -> None:
         require(isinstance(layers, int) and layers >= 1, "search_space.layers", layers, "an integer >= 1")
-        ops = list(ops)
-        require(len(ops) >= 1, "search_space.ops", ops, f"a non-empty list of {sorted(BLOCK_OPS)}")
-        for op in ops:
-            require(op in BLOCK_OPS, "search_space.ops", op, f"one of {sorted(BLOCK_OPS)}")
-        require(len(set(ops)) == len(ops), "search_space.ops", ops, "a list without repeated ops")
+        ops = checked_ops(ops, BLOCK_OPS)
         require(isinstance(d_model, int) and d_model >= 1, "search_space.d_model", d_model, "an integer >= 1")
         for op in ops:
             heads = BLOCK_OPS[op][0]
