@@ -20,13 +20,40 @@ from benchmark.supernet import Supernet
 ARCH_SYNC = ("broadcast", "per_rank")
 
 
-def optimizers(module: pl.LightningModule, optimizer: Callable[..., torch.optim.Optimizer],
-               scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None) -> Any:
-    """Lightning's `configure_optimizers` answer for config-built factories; the schedule steps per epoch."""
-    opt = optimizer(params=module.parameters())
-    if scheduler is None:
-        return opt
-    return {"optimizer": opt, "lr_scheduler": {"scheduler": scheduler(optimizer=opt), "interval": "epoch"}}
+class HandStepped(pl.LightningModule):
+    """One optimizer step per batch, done by hand: Lightning's automatic loop (closures, profiler records) costs a
+    tenth of a step of the default supernet. Subclasses define `loss(batch)`; the schedule steps once per epoch.
+    The weights are identical to a plain PyTorch loop (tested)."""
+
+    def __init__(self, optimizer: Callable[..., torch.optim.Optimizer],
+                 scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+
+    def configure_optimizers(self) -> Any:
+        """The config-built factories; the schedule steps per epoch (in on_train_epoch_end)."""
+        opt = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return opt
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer=opt),
+                                                   "interval": "epoch"}}
+
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        optimizer = self.optimizers()
+        optimizer.zero_grad(set_to_none=True)
+        loss = self.loss(batch)
+        self.manual_backward(loss)
+        optimizer.step()
+        return loss.detach()
+
+    def on_train_epoch_end(self) -> None:
+        scheduler = self.lr_schedulers()
+        if scheduler is not None:
+            scheduler.step()
 
 
 class Diverged(RuntimeError):
@@ -48,7 +75,7 @@ def set_rng_states(states: dict[str, Any]) -> None:
     random.setstate((version, tuple(internal), gauss))
 
 
-class SupernetModule(pl.LightningModule):
+class SupernetModule(HandStepped):
     """Trains a supernet one sampled child (or a few) per optimizer step.
 
     Unsampled units get no gradient and keep `grad is None` (gradients are zeroed with set_to_none), so SGD's
@@ -65,31 +92,19 @@ class SupernetModule(pl.LightningModule):
         arch_sync: str = "broadcast",
     ) -> None:
         require(arch_sync in ARCH_SYNC, "module.arch_sync", arch_sync, f"one of {list(ARCH_SYNC)}")
-        super().__init__()
+        super().__init__(optimizer, scheduler)
         self.arch_sync = arch_sync
         self.supernet, self.sampler = supernet, sampler
-        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.align = align if isinstance(align, Alignment) else Alignment(**(align or {}))
         self.anchor: int | None = None
         self.last_children: list[int] = []
         self._sums: dict[str, list[Any]] = {}  # metric -> [sum over the epoch's examples, examples]
-        self.automatic_optimization = False
 
     @property
     def space(self):
         return self.supernet.space
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        """One optimizer step, optimised by hand: Lightning's automatic loop (closures, profiler records) costs a
-        tenth of a step of the default supernet; the weights are identical to a plain PyTorch loop (tested)."""
-        optimizer = self.optimizers()
-        optimizer.zero_grad(set_to_none=True)
-        loss = self._loss(batch)
-        self.manual_backward(loss)
-        optimizer.step()
-        return loss.detach()
-
-    def _loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         x, y = batch
         children = self.sampler.sample()
         if self.trainer.world_size > 1 and self.arch_sync == "broadcast":
@@ -128,9 +143,7 @@ class SupernetModule(pl.LightningModule):
         for key, (total, count) in self._sums.items():
             self.log(key, total / count, prog_bar=key == "train/loss")
         self._sums = {}
-        scheduler = self.lr_schedulers()
-        if scheduler is not None:
-            scheduler.step()  # per epoch, as configured in `optimizers`
+        super().on_train_epoch_end()
 
     @torch.no_grad()
     def _anchor_features(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -152,9 +165,6 @@ class SupernetModule(pl.LightningModule):
             best = self.trainer.callback_metrics.get("ranking/top1_child")
             if best is not None:
                 self.anchor = int(best)
-
-    def configure_optimizers(self) -> Any:
-        return optimizers(self, self.optimizer_factory, self.scheduler_factory)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["sampler"] = self.sampler.state_dict()

@@ -12,14 +12,13 @@ pooling, SegmentMean) are used as they are; Flatten + Linear (the head) -> per-c
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.module import optimizers
+from benchmark.module import HandStepped
 from benchmark.spaces import DataShape, SearchSpace
 from benchmark.spaces.ops import SegmentMean
 
@@ -156,18 +155,18 @@ def side_by_side(space: SearchSpace, children: Sequence[int], shape: DataShape,
     return ChildList(space, children, shape, init_seeds)
 
 
-class StackedChildrenModule(pl.LightningModule):
+class StackedChildrenModule(HandStepped):
     """Trains a StackedChildren: the loss is the sum over children of each child's mean cross-entropy, so each child
     receives exactly the gradient it would receive alone."""
 
     def __init__(self, stack: StackedChildren | ChildList, optimizer: Callable[..., torch.optim.Optimizer],
                  scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
                  transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
-        super().__init__()
-        self.stack, self.optimizer_factory, self.scheduler_factory = stack, optimizer, scheduler
+        super().__init__(optimizer, scheduler)
+        self.stack = stack
         self.transform = transform  # the data's training augmentation (the loaders come without their datamodule)
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         x, y = batch
         if self.transform is not None:
             x = self.transform(x)
@@ -175,8 +174,6 @@ class StackedChildrenModule(pl.LightningModule):
         n = logits.shape[1]
         return F.cross_entropy(logits.flatten(0, 1), y.repeat_interleave(n), reduction="sum") / len(y)
 
-    def configure_optimizers(self) -> Any:
-        return optimizers(self, self.optimizer_factory, self.scheduler_factory)
 
 
 @torch.no_grad()
