@@ -78,8 +78,9 @@ class Supernet(nn.Module):
 
 def _check_size(space: SearchSpace, sharing: SharingPolicy, shape: DataShape, owners: dict[str, dict[int, int]]) -> None:
     copies = sum(len(c) for c in owners.values())
-    params = sum(len(c) * sum(p.numel() for p in space.build_unit(u, shape).parameters())
-                 for u, c in owners.items() if c)
+    with torch.random.fork_rng(devices=[]):  # counting builds units: leave the seeded weight init untouched
+        params = sum(len(c) * sum(p.numel() for p in space.build_unit(u, shape).parameters())
+                     for u, c in owners.items() if c)
     require(copies <= MAX_COPIES and params <= MAX_PARAMETERS, "sharing", type(sharing).__name__,
             f"a policy that needs at most {MAX_COPIES:,} unit copies and {MAX_PARAMETERS:,} parameters; on this space "
             f"({space.num_children:,} children) it needs {copies:,} copies and {params:,} parameters - share more "

@@ -2,6 +2,7 @@
 import itertools
 
 import pytest
+import torch
 
 from benchmark.errors import ConfigError
 from benchmark.sharing import FullSharing, KeywordSharing, NoSharing, PartialSharing, PrefixSharing
@@ -97,3 +98,18 @@ def test_bad_sharing_options():
         PartialSharing(4, partition="alphabetical")
     with pytest.raises(ConfigError):
         KeywordSharing(["stem"], mode="sometimes")
+
+
+def test_supernet_initialises_exactly_its_units_in_order():
+    """Seeded weights depend only on the units a supernet allocates, in order: nothing else (such as the size check)
+    may draw from the RNG first, or every documented result would silently change."""
+    space = ChainSpace()
+    torch.manual_seed(0)
+    net = Supernet(space, PartialSharing(2, "random"), SHAPE)
+    copies = {unit: len({c for route in net.routes for u, c in route if u == unit}) for unit in space.unit_names()}
+    torch.manual_seed(0)
+    for unit in space.unit_names():
+        for copy in range(copies[unit]):
+            fresh = space.build_unit(unit, SHAPE)
+            for p, q in zip(net.unit(unit, copy).parameters(), fresh.parameters()):
+                assert torch.equal(p, q), (unit, copy)
