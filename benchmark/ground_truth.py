@@ -81,7 +81,11 @@ class GroundTruth:
 
     def save(self, path: str | Path) -> None:
         path = Path(path)
-        write_csv(path, HEADER, [[r.get(k, "") for k in HEADER] for r in self.rows])
+        # Our own columns, plus an imported table's metric (e.g. `accuracy`); columns no row has are left out, so
+        # the copy reads back as it was read.
+        columns = [k for k in dict.fromkeys((*HEADER, self.metric))
+                   if k in ("child", "seed") or any(r.get(k) not in (None, "") for r in self.rows)]
+        write_csv(path, columns, [[r.get(k, "") for k in columns] for r in self.rows])
         write_json(path.with_suffix(".json"), {"metric": self.metric, **self.provenance})
 
 

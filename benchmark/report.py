@@ -294,8 +294,12 @@ def _references(inputs: Inputs, instances: int) -> list[dict[str, Any]]:
     if table is not None:
         config = yaml.safe_load((table.parent / ".hydra" / "config.yaml").read_text())
         space: SearchSpace = instantiate(config["search_space"])
-        gt = read_table(table, space, metric=config.get("ground_truth", {}).get("metric", "test_acc"))
-        s = gt.stability()
+        try:
+            gt = read_table(table, space, metric=config.get("ground_truth", {}).get("metric", "test_acc"))
+        except ValueError as e:  # named and skipped: the runs' own rows still stand
+            log.warning("report: ground-truth reference rows skipped, %s is unreadable (%s)", table, e)
+            gt = None
+        s = gt.stability() if gt is not None else {}
         if "s_tau" in s:
             refs.append({"variant": f"ground truth ({int(s['seeds'])} seeds, leave-one-out)", "runs": int(s["seeds"]),
                          "s_tau": s["s_tau"], "s_tau_min": s["s_tau_min"], "s_tau_max": s["s_tau_max"],

@@ -148,3 +148,41 @@ def test_cell_children_train_side_by_side_as_a_list():
     alone = space.build_child(5, SEQ)
     x = torch.randn(4, 1, 40)
     torch.testing.assert_close(stack(x)[:, 1], alone(x))
+
+
+NB201_SMALL = ["search_space=nb201", "search_space.channels=4", "search_space.cells_per_stage=1",
+               "search_space.eval_children=6"]
+
+
+def test_nb201_study_end_to_end_with_a_published_table(tmp_path, cache_dir):
+    """As a user runs it: a 2-seed sweep ranking the fixed sample of cells against an imported table of arch strings,
+    the report over it, and the proxies judged against the same table."""
+    from tests.conftest import run_cli
+
+    space = NB201Space(eval_children=6)
+    names = [space.name(c) for c in space.ranked_children()]
+    table = tmp_path / "nb201.csv"
+    table.write_text("arch,accuracy\n" + "".join(f"{n},{0.9 - i / 100}\n" for i, n in enumerate(names)))
+    common = [*NB201_SMALL, f"ground_truth.path={table}", f"paths.cache_dir={cache_dir}", "logger=csv"]
+    run_cli("-m", "seed=0,1", "experiment=smoke", "trainer.limit_train_batches=2", "callbacks.ranking.top_k=3",
+            f"hydra.sweep.dir={tmp_path / 'sweep'}", *common)
+    for seed in (0, 1):
+        rows = (tmp_path / "sweep" / str(seed) / "rankings.csv").read_text().splitlines()
+        assert rows[0].startswith("epoch,step,child,val_acc,val_loss,rank,gt_acc,gt_rank") and len(rows) == 1 + 6
+        assert {r.split(",")[2] for r in rows[1:]} == set(names)
+    report = (tmp_path / "sweep" / "report" / "report.md").read_text()
+    assert "with 6 children" in report and "| default | 2 |" in report
+    run_cli("task=proxies", "proxies=[params,synflow,freeflow,nwot]", f"hydra.run.dir={tmp_path / 'proxies'}", *common)
+    summary = (tmp_path / "proxies" / "proxies_summary.csv").read_text().splitlines()
+    assert sorted(r.split(",")[0] for r in summary[1:]) == ["freeflow", "nwot", "params", "synflow"]
+
+
+def test_deeper_insights_ground_truth_trains_children_one_by_one_in_a_list(tmp_path, cache_dir):
+    from tests.conftest import run_cli
+
+    run_cli("task=ground_truth", "search_space=deeper_insights", "search_space.channels=4", "search_space.cells=1",
+            "gt_seeds=1", "ground_truth.epochs=1", "ground_truth.chunk=32", "+trainer.limit_train_batches=2",
+            "logger=none", f"paths.cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={tmp_path / 'gt'}")
+    rows = (tmp_path / "gt" / "ground_truth.csv").read_text().splitlines()
+    assert len(rows) == 1 + 64 and {r.split(",")[0] for r in rows[1:]} == {
+        f"{a}{b}{c}" for a in "1234" for b in "1234" for c in "1234"}
