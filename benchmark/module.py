@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pytorch_lightning as pl
@@ -42,13 +42,20 @@ class HandStepped(pl.LightningModule):
     def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
 
+    def losses(self, batch: tuple[torch.Tensor, torch.Tensor]) -> Iterator[torch.Tensor]:
+        """The step's loss in parts whose gradients add up; each part is back-propagated as soon as it is yielded,
+        so only one part's activations are alive at a time. One part by default."""
+        yield self.loss(batch)
+
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         optimizer = self.optimizers()
         optimizer.zero_grad(set_to_none=True)
-        loss = self.loss(batch)
-        self.manual_backward(loss)
+        total = torch.zeros(())
+        for loss in self.losses(batch):
+            self.manual_backward(loss)
+            total = total.to(loss.device) + loss.detach()
         optimizer.step()
-        return loss.detach()
+        return total
 
     def on_train_epoch_end(self) -> None:
         scheduler = self.lr_schedulers()
@@ -141,7 +148,7 @@ class SupernetModule(HandStepped):
 
     def on_train_epoch_end(self) -> None:
         for key, (total, count) in self._sums.items():
-            self.log(key, total / count, prog_bar=key == "train/loss")
+            self.log(key, total / count, prog_bar=key == "train/loss", sync_dist=True)  # mean over DDP ranks
         self._sums = {}
         super().on_train_epoch_end()
 

@@ -42,7 +42,7 @@ def params(net: nn.Module, shape: DataShape, batch: Batch | None) -> float:
 
 
 def flops(net: nn.Module, shape: DataShape, batch: Batch | None) -> float:
-    """2 x multiply-adds of one example: convolutions (any dimension), linear layers at every position, and
+    """2 x multiply-adds of one example (NAS-Bench-201's published "FLOPs" are multiply-adds: half of this): convolutions (any dimension), linear layers at every position, and
     attention (q/k/v and output projections, which it applies without calling Linear modules, and the two L x L
     products)."""
     macs = 0
@@ -135,7 +135,8 @@ PER_CHILD: dict[str, Callable[[nn.Module, DataShape, Batch | None], float]] = {
 
 def freeflow(space: SearchSpace, shape: DataShape, seed: int = 0) -> dict[int, float]:
     """Scores of every child from one forward/backward of the mixed supernet: at each position of a path, the sum
-    of its candidate units weighted by their alphas (works for chains and cells alike)."""
+    of its candidate units weighted by their alphas (works for chains and cells alike). Where a unit is a whole
+    residual block (the transformer space), its alpha also weighs the block's identity path."""
     torch.manual_seed(seed)
     supernet = _linearised(Supernet(space, FullSharing(), shape))
     slots = space.slots()

@@ -127,7 +127,8 @@ def load_run(folder: Path) -> Run:
     if any(not np.isfinite(v) for children in epochs.values() for v in children.values()):
         raise ValueError("rankings.csv holds non-finite accuracies")
     return Run(folder, int(config.get("seed", 0)), _overrides(overrides), str(config.get("study", "")),
-               {k: space[k] for k in ("space", "decisions", "choices", "num_children")}, epochs, truth or None)
+               {**{k: space[k] for k in ("space", "decisions", "choices", "num_children")},
+                "space_size": space.get("space_size", space["num_children"])}, epochs, truth or None)
 
 
 def load_inputs(paths: Sequence[str | Path]) -> Inputs:
@@ -143,6 +144,9 @@ def load_inputs(paths: Sequence[str | Path]) -> Inputs:
         kinds = [f"{json.loads(s)['space']} {json.loads(s)['choices']}" for s in spaces]
         raise ReportError(f"the runs come from {len(spaces)} different search spaces ({'; '.join(kinds)}); "
                           "report each space separately")
+    if len({frozenset(r.final) for r in inputs.runs}) > 1:
+        raise ReportError("the runs rank different children (a different search_space.eval_children or eval_seed); "
+                          "report each sample separately")
     inputs.common = assign_variants(inputs.runs)
     return inputs
 
@@ -219,11 +223,16 @@ def _fmt(row: dict[str, Any], key: str, digits: int = 2) -> str:
     return "—" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{digits}f}"
 
 
+def _sample_note(space: dict[str, Any]) -> str:
+    ranked = space.get("num_children")
+    return "" if ranked == space.get("space_size") else f", ranking a fixed sample of {ranked}"
+
+
 def markdown(inputs: Inputs, rows: list[dict[str, Any]], references: list[dict[str, Any]], last_k: int,
              plots: list[str]) -> str:
     space = inputs.runs[0].space if inputs.runs else {}
     lines = ["# Weight-sharing variance report", "",
-             f"Space: {space.get('space')} with {space.get('num_children')} children "
+             f"Space: {space.get('space')} with {space.get('space_size')} children{_sample_note(space)} "
              f"({' x '.join(str(len(c)) for c in space.get('choices', []))}). "
              f"{len(inputs.runs)} runs in {len(rows)} variant(s); {len(inputs.skipped)} skipped. "
              f"Common settings: {' '.join(f'{k}={v}' for k, v in inputs.common.items()) or 'the defaults'}.", "",

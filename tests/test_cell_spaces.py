@@ -162,7 +162,9 @@ def test_nb201_study_end_to_end_with_a_published_table(tmp_path, cache_dir):
     space = NB201Space(eval_children=6)
     names = [space.name(c) for c in space.ranked_children()]
     table = tmp_path / "nb201.csv"
-    table.write_text("arch,accuracy\n" + "".join(f"{n},{0.9 - i / 100}\n" for i, n in enumerate(names)))
+    others = [space.name(c) for c in range(0, 15_625, 700) if space.name(c) not in names]  # better, not ranked
+    table.write_text("arch,accuracy\n" + "".join(f"{n},{0.9 - i / 100}\n" for i, n in enumerate(names))
+                     + "".join(f"{n},0.99\n" for n in others))
     common = [*NB201_SMALL, f"ground_truth.path={table}", f"paths.cache_dir={cache_dir}", "logger=csv"]
     run_cli("-m", "seed=0,1", "experiment=smoke", "trainer.limit_train_batches=2", "callbacks.ranking.top_k=3",
             f"hydra.sweep.dir={tmp_path / 'sweep'}", *common)
@@ -170,8 +172,10 @@ def test_nb201_study_end_to_end_with_a_published_table(tmp_path, cache_dir):
         rows = (tmp_path / "sweep" / str(seed) / "rankings.csv").read_text().splitlines()
         assert rows[0].startswith("epoch,step,child,val_acc,val_loss,rank,gt_acc,gt_rank") and len(rows) == 1 + 6
         assert {r.split(",")[2] for r in rows[1:]} == set(names)
+        # judged among the ranked cells only, though the table holds better ones
+        assert sorted(int(r.split(",")[-1]) for r in rows[1:]) == [1, 2, 3, 4, 5, 6]
     report = (tmp_path / "sweep" / "report" / "report.md").read_text()
-    assert "with 6 children" in report and "| default | 2 |" in report
+    assert "with 15625 children, ranking a fixed sample of 6" in report and "| default | 2 |" in report
     run_cli("task=proxies", "proxies=[params,synflow,freeflow,nwot]", f"hydra.run.dir={tmp_path / 'proxies'}", *common)
     summary = (tmp_path / "proxies" / "proxies_summary.csv").read_text().splitlines()
     assert sorted(r.split(",")[0] for r in summary[1:]) == ["freeflow", "nwot", "params", "synflow"]

@@ -205,3 +205,17 @@ def test_ground_truth_training_is_augmented_too(cifar):
     torch.manual_seed(0)
     assert torch.isfinite(module.loss((x[:8], y[:8])))
     assert len(seen) == 1 and not torch.equal(dm.train_transform(x[:8]), x[:8])
+
+
+def test_augmentation_pads_black_and_draws_from_its_generator(cifar):
+    root, _ = cifar
+    dm = CIFAR10DataModule(root=root, val_size=10)
+    dm.setup()
+    x = dm.splits["train"].tensors[0][:64]
+    a = dm.train_transform(x, torch.Generator().manual_seed(3))
+    assert torch.equal(a, dm.train_transform(x, torch.Generator().manual_seed(3)))
+    black = dm.black.view(1, 3, 1, 1)
+    # a raw pixel value of 0 normalised: every padded pixel equals it (some crops show padding at the top row)
+    top = a[:, :, 0, :]
+    padded = (top == black[:, :, 0]).all(dim=1)
+    assert padded.any() and torch.allclose(dm.black, torch.as_tensor(-dm.mean / dm.std).flatten().float())

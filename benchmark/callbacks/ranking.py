@@ -56,7 +56,7 @@ class RankingSnapshot(pl.Callback):
             write_json(self.output_dir / "snapshot.json", {
                 "ranked_on": "val", "calib_on": "train", "calib_batches": self.calib_batches,
                 "calib_batch_size": dm.batch_size, "num_children": len(pl_module.space.ranked_children()),
-                "space_size": pl_module.supernet.num_children,
+                "space_size": pl_module.supernet.num_children, "eval_seed": pl_module.space.eval_seed,
                 "space": type(pl_module.space).__name__, "decisions": pl_module.space.decisions,
                 "choices": [list(c) for c in pl_module.space.choices], **dm.split_info(),
             })
@@ -68,15 +68,18 @@ class RankingSnapshot(pl.Callback):
         ranked = rank_children(self._evaluate(trainer, pl_module, val, calib))
         epoch, step = trainer.current_epoch, trainer.global_step
         self.rows = [r for r in self.rows if r[0] != epoch]
-        gt_ranks = metrics.ranks(self.truth) if self.truth else {}
+        names = {space.name(s.child) for s in ranked}
+        # Judged on the ranked children only: a published table may hold the whole space (15,625 NB201 cells).
+        truth = {k: v for k, v in self.truth.items() if k in names} if self.truth else {}
+        gt_ranks = metrics.ranks(truth) if truth else {}
         for rank, s in enumerate(ranked, start=1):
             name = space.name(s.child)
-            extra = (self.truth.get(name, ""), gt_ranks.get(name, "")) if self.truth else ()
+            extra = (truth.get(name, ""), gt_ranks.get(name, "")) if self.truth else ()
             self.rows.append((epoch, step, name, s.val_acc, s.val_loss, rank, *extra))
         if trainer.is_global_zero:
             write_csv(self.path, HEADER + (GT_HEADER if self.truth else ()), self.rows)
-        if self.truth:
-            quality = metrics.ranking_quality({space.name(s.child): s.val_acc for s in ranked}, self.truth,
+        if truth:
+            quality = metrics.ranking_quality({space.name(s.child): s.val_acc for s in ranked}, truth,
                                               top=max(1, min(10, len(ranked) // 4)))
             for key, value in quality.items():
                 pl_module.log(f"ranking/{key}", value, sync_dist=True)

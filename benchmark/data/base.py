@@ -51,6 +51,7 @@ class ArrayDataModule(pl.LightningDataModule):
         val, train = order[: self.val_size], np.sort(order[self.val_size:])
         axes = self.normalization_axes  # normalise with training statistics only
         mean, std = x[train].mean(axis=axes, keepdims=True), x[train].std(axis=axes, keepdims=True)
+        self.mean, self.std = mean, std
 
         def tensors(xs: np.ndarray, ys: np.ndarray) -> TensorDataset:
             return TensorDataset(torch.as_tensor((xs - mean) / std, dtype=torch.float32),
@@ -59,9 +60,9 @@ class ArrayDataModule(pl.LightningDataModule):
         self.splits = {"train": tensors(x[train], y[train]), "val": tensors(x[np.sort(val)], y[np.sort(val)]),
                        "test": tensors(x_test, y_test)}
 
-    def train_transform(self, x: torch.Tensor) -> torch.Tensor:
-        """Augmentation of a training batch, on its device (none by default). Validation, test and BatchNorm
-        calibration inputs are never transformed."""
+    def train_transform(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Augmentation of a training batch, on its device (none by default), drawing from `generator` (default:
+        the global RNG). Validation, test and BatchNorm calibration inputs are never transformed."""
         return x
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:

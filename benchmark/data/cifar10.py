@@ -29,17 +29,23 @@ HOW_TO_GET = (f"download {URL} on a machine with network and extract it so that 
               "data.root=<root> or set CIFAR10_ROOT=<root>")
 
 
-def augment(x: Tensor, padding: int = 4) -> Tensor:
-    """Per image: a random crop of the image zero-padded by `padding` pixels on each side, then a horizontal flip
-    with probability 1/2. One gather for the whole batch, on x's device; the offsets and flips are drawn from torch's
-    global CPU generator, so a seeded run augments the same way on any device."""
+def augment(x: Tensor, padding: int = 4, fill: Tensor | None = None,
+            generator: torch.Generator | None = None) -> Tensor:
+    """Per image: a random crop of the image padded by `padding` pixels of `fill` (per channel; default 0) on each
+    side, then a horizontal flip with probability 1/2. One gather for the whole batch, on x's device; the offsets and
+    flips are drawn on the CPU (from `generator`, default torch's global one), so a seeded run augments the same way
+    on any device."""
     n, c, h, w = x.shape
-    shift = torch.randint(0, 2 * padding + 1, (2, n, 1))
-    flip = torch.rand(n, 1) < 0.5
+    shift = torch.randint(0, 2 * padding + 1, (2, n, 1), generator=generator)
+    flip = torch.rand(n, 1, generator=generator) < 0.5
     rows = shift[0] + torch.arange(h)
     cols = shift[1] + torch.where(flip, torch.arange(w - 1, -1, -1), torch.arange(w))  # flipping reverses the crop
     rows, cols = rows.to(x.device), cols.to(x.device)
     padded = F.pad(x, (padding,) * 4)
+    if fill is not None:
+        border = torch.ones(h + 2 * padding, w + 2 * padding, dtype=torch.bool, device=x.device)
+        border[padding:padding + h, padding:padding + w] = False
+        padded = torch.where(border, fill.to(x).view(1, c, 1, 1), padded)
     image, channel = torch.arange(n, device=x.device), torch.arange(c, device=x.device)
     return padded[image[:, None, None, None], channel[:, None, None], rows[:, None, :, None], cols[:, None, None, :]]
 
@@ -66,8 +72,14 @@ class CIFAR10DataModule(ArrayDataModule):
         x, y = np.concatenate([b[0] for b in train]), np.concatenate([b[1] for b in train])
         return np.divide(x, 255, dtype=np.float32), y, np.divide(x_test, 255, dtype=np.float32), y_test
 
-    def train_transform(self, x: Tensor) -> Tensor:
-        return augment(x) if self.augment else x
+    def train_transform(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """The papers' crop and flip; the padding is black, as torchvision pads images before normalising."""
+        return augment(x, fill=self.black, generator=generator) if self.augment else x
+
+    @property
+    def black(self) -> Tensor:
+        """A black pixel after per-channel normalisation: -mean / std."""
+        return torch.as_tensor(-self.mean / self.std, dtype=torch.float32).flatten()
 
     def _folder(self) -> Path:
         """`<root>/cifar-10-batches-py`, or `root` itself when it is that folder; every batch file must be there."""

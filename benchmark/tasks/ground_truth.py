@@ -34,8 +34,9 @@ def train_chunk(cfg: DictConfig, space: SearchSpace, dm: ArrayDataModule, seed: 
     """Train `children` side by side on seed `seed`'s batch order; return their table rows."""
     stack = side_by_side(space, children, dm.shape, [init_seed(seed, c, space) for c in children])
     recipe = cfg.ground_truth
+    augmentation = torch.Generator().manual_seed(seed)  # the same draws for every chunk and shard of this seed
     module = StackedChildrenModule(stack, instantiate(recipe.optimizer), instantiate(recipe.scheduler),
-                                   transform=dm.train_transform)
+                                   transform=lambda x: dm.train_transform(x, augmentation))
     quiet = logging.getLogger("pytorch_lightning.utilities.rank_zero")
     level, quiet.level = quiet.level, logging.WARNING  # one chunk after another: skip Lightning's banners
     try:

@@ -38,7 +38,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
     if truth is None:
         log.info("proxies written to %s; no ground truth to judge them (run task=ground_truth)", out / "proxies.csv")
         return {}
-    summary, truth_scores = [], truth.scores()
+    ranked = {space.name(c) for c in space.ranked_children()}
+    summary, truth_scores = [], {k: v for k, v in truth.scores().items() if k in ranked}
     for p in dict.fromkeys(r["proxy"] for r in rows):  # the proxies that applied to this space
         scores = {r["child"]: float(r["score"]) for r in rows if r["proxy"] == p}
         q = metrics.ranking_quality(scores, truth_scores)
