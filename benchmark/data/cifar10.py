@@ -3,7 +3,7 @@
 The files are read with pickle and numpy rather than torchvision: torchvision would need another torch build, and its
 CIFAR10 class checks every file's md5, so it could never be tested on small files written by the tests. Nothing is
 downloaded; missing files stop the run with a message saying where to get them. Training batches are augmented on
-their device with the papers' random crop (4-pixel zero padding) and horizontal flip.
+their device with the papers' random crop (4 pixels of black padding) and horizontal flip.
 """
 from __future__ import annotations
 
