@@ -50,12 +50,12 @@ class HandStepped(pl.LightningModule):
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         optimizer = self.optimizers()
         optimizer.zero_grad(set_to_none=True)
-        total = torch.zeros(())
+        parts = []
         for loss in self.losses(batch):
             self.manual_backward(loss)
-            total = total.to(loss.device) + loss.detach()
+            parts.append(loss.detach())
         optimizer.step()
-        return total
+        return torch.stack(parts).sum()
 
     def on_train_epoch_end(self) -> None:
         scheduler = self.lr_schedulers()

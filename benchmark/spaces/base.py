@@ -7,6 +7,7 @@ sharing policies only ever see unit names, never the ops inside.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 from abc import ABC, abstractmethod
@@ -59,9 +60,6 @@ class SearchSpace(ABC):
 
     #: Separator of choice indices in a child's name, e.g. "0-3-1".
     separator = "-"
-    #: A child's forward is the plain composition of its path. The prefix-tree evaluator and side-by-side ground
-    #: truth rely on it; spaces whose children are DAGs (cells) set it False and override `run`.
-    is_chain = True
 
     def __init__(self, decisions: Sequence[str], choices: Sequence[Sequence[str]],
                  eval_children: int | None = None, eval_seed: int = 0) -> None:
@@ -167,6 +165,17 @@ class SearchSpace(ABC):
         """Depths between stem and head: one per decision in a chain, one per stacked cell in a cell space."""
         return len(self.decisions)
 
+    @property
+    def is_chain(self) -> bool:
+        """Whether a child's forward is the plain composition of its path (the space keeps the default `run`). The
+        prefix-tree evaluator, side-by-side stacking and the interference probe rely on it; cell spaces wire DAGs."""
+        return type(self).run is SearchSpace.run
+
+    @functools.cached_property
+    def path_length(self) -> int:
+        """Units on every child's path (the same for all children)."""
+        return len(self.slots())
+
     @abstractmethod
     def slots(self) -> list[list[str]]:
         """The candidate units at each position of a path (one for fixed units such as the stem): path(arch)[k] is
@@ -175,7 +184,7 @@ class SearchSpace(ABC):
     def run(self, x: torch.Tensor, call: UnitCall, features: list[torch.Tensor] | None = None) -> torch.Tensor:
         """A child's forward, given `call(k, h)` that applies the unit at position k of its path; with `features`,
         also append the output of every layer before the head. Chains compose their path in order."""
-        n = len(self.slots())
+        n = self.path_length
         for k in range(n):
             x = call(k, x)
             if features is not None and k < n - 1:

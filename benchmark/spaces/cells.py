@@ -49,8 +49,6 @@ class Zero(nn.Module):
 class CellSpace(SearchSpace):
     """A space of cells with `nodes` nodes; subclasses give the ops, the macro layout and the fixed units."""
 
-    is_chain = False
-
     def __init__(self, nodes: int, ops: Sequence[str], layout: Layout, **kwargs) -> None:
         self.edges = [(i, j) for j in range(1, nodes) for i in range(j)]
         super().__init__([f"edge{i}{j}" for i, j in self.edges], [list(ops)] * len(self.edges), **kwargs)
