@@ -1,10 +1,12 @@
 """Speed benchmark: `python -m benchmark.perf [--quick] [--json PATH]`.
 
 Prints each figure as a ratio against a baseline measured in the same process (machines are noisy):
-- ranking cost: ranking every child (BatchNorm re-calibration included) / one supernet training epoch through Lightning;
+- ranking cost: ranking every child (BatchNorm re-calibration included) / one supernet training epoch through Lightning
+  (interleaved rounds, fastest of each);
 - prefix-tree evaluation vs. evaluating child by child (same numbers, tested);
 - ground truth: children trained side by side (stacked) vs. one after another, same recipe and batches;
-- loop overhead: supernet steps through the LightningModule vs. a hand-written loop doing the same work;
+- loop overhead: supernet steps through the LightningModule vs. a hand-written loop doing the same work, epochs
+  alternating; and Lightning's own per-step cost (a bare LightningModule doing the plain step);
 - memory of every sharing degree on the default space: parameters allocated, and the peak tensor memory of training
   (parameters, buffers, momentum, gradients, saved activations);
 - arithmetic intensity: achieved GFLOP/s of a supernet training step vs. this machine's matrix-multiply peak;
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import time
 from functools import partial
@@ -24,6 +27,8 @@ from typing import Callable
 
 import pytorch_lightning as pl
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from benchmark.data import MNIST1DDataModule
 from benchmark.errors import ConfigError
@@ -35,27 +40,49 @@ from benchmark.spaces import ChainSpace, DataShape
 from benchmark.supernet import Supernet
 
 
-def _median_time(fn: Callable[[], object], repeats: int) -> float:
+def _times(fn: Callable[[], object], repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
+
+
+def _median_time(fn: Callable[[], object], repeats: int) -> float:
+    return statistics.median(_times(fn, repeats))
+
+
+def _lightning_epochs(module: pl.LightningModule, dm: pl.LightningDataModule, epochs: int) -> list[float]:
+    """Wall time of `epochs` training epochs through a fresh Trainer, less the first (it pays for warm-up)."""
+    timer = _EpochTimer()
+    pl.Trainer(max_epochs=epochs + 1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+               enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+               callbacks=[timer]).fit(module, datamodule=dm)
+    return timer.times[1:]
 
 
 class _EpochTimer(pl.Callback):
+    """Start-to-start epoch times, so that every epoch-end hook (logging, the schedule) is counted in its epoch."""
+
     def __init__(self) -> None:
-        self.times: list[float] = []
+        self.marks: list[float] = []
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._start = time.perf_counter()
+        self.marks.append(time.perf_counter())
 
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.times.append(time.perf_counter() - self._start)
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.marks.append(time.perf_counter())
+
+    @property
+    def times(self) -> list[float]:
+        return [b - a for a, b in zip(self.marks, self.marks[1:])]
 
 
-def ranking_cost(cache_dir: str, epochs: int, repeats: int, calib_batches: int = 2) -> dict[str, float]:
+def ranking_cost(cache_dir: str, rounds: int, repeats: int, calib_batches: int = 2) -> dict[str, float]:
+    """Ranking every child vs. a training epoch, in interleaved rounds (a few epochs, then a few rankings of the
+    weights they reached) so that a noisy spell of the machine hits both; each side's figure is its fastest run
+    (noise only ever adds time)."""
     pl.seed_everything(0)
     dm = MNIST1DDataModule(cache_dir=cache_dir)
     dm.setup()
@@ -63,18 +90,37 @@ def ranking_cost(cache_dir: str, epochs: int, repeats: int, calib_batches: int =
     supernet = Supernet(space, FullSharing(), dm.shape)
     module = SupernetModule(supernet, UniformSampler(space), partial(torch.optim.SGD, lr=0.05, momentum=0.9,
                                                                       weight_decay=1e-4))
-    timer = _EpochTimer()
-    trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
-                         callbacks=[timer])
-    trainer.fit(module, datamodule=dm)
-    epoch = statistics.median(timer.times[1:] or timer.times)  # the first epoch pays for warm-up
     val, calib = list(dm.val_dataloader()), dm.calibration_inputs(calib_batches)
     children = range(supernet.num_children)
-    tree = _median_time(lambda: evaluate_children(supernet, children, val, calib), repeats)
-    naive = _median_time(lambda: evaluate_child_by_child(supernet, children, val, calib), max(1, repeats // 2))
-    return {"train_epoch_s": epoch, "ranking_s": tree, "ranking_child_by_child_s": naive,
-            "ranking_over_epoch": tree / epoch, "tree_speedup": naive / tree}
+    epochs, tree, naive = [], [], []
+    for _ in range(rounds):
+        epochs += _lightning_epochs(module, dm, 2)
+        tree += _times(lambda: evaluate_children(supernet, children, val, calib), repeats)
+    naive = _times(lambda: evaluate_child_by_child(supernet, children, val, calib), max(1, repeats // 2))
+    epoch, ranking = min(epochs), min(tree)
+    ranking_flops, epoch_flops = _ranking_and_epoch_flops(supernet, dm, val, calib)
+    return {"train_epoch_s": epoch, "ranking_s": ranking, "ranking_child_by_child_s": min(naive),
+            "ranking_over_epoch": ranking / epoch, "tree_speedup": min(naive) / ranking,
+            "epochs_timed": len(epochs), "rankings_timed": len(tree), "ranking_gflop": ranking_flops / 1e9,
+            "epoch_gflop": epoch_flops / 1e9, "ranking_gflops_per_s": ranking_flops / ranking / 1e9,
+            "epoch_gflops_per_s": epoch_flops / epoch / 1e9}
+
+
+def _ranking_and_epoch_flops(supernet: Supernet, dm: MNIST1DDataModule, val: list, calib: list) -> tuple[int, float]:
+    """Arithmetic (convolutions and matmuls, counted by torch) of one ranking, and of one training epoch: forward +
+    backward of the average child at the training batch size, times the steps per epoch."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    children = range(supernet.num_children)
+    with FlopCounterMode(display=False) as counter:
+        evaluate_children(supernet, children, val, calib)
+    ranking = counter.get_total_flops()
+    x, y = next(iter(dm.train_dataloader()))
+    with FlopCounterMode(display=False) as counter, torch.random.fork_rng():
+        for child in children:
+            F.cross_entropy(supernet(x, child), y).backward()
+    supernet.zero_grad(set_to_none=True)
+    return ranking, counter.get_total_flops() / len(children) * len(dm.train_dataloader())
 
 
 def ground_truth_throughput(cache_dir: str, children: int, epochs: int, chunk: int) -> dict[str, float]:
@@ -100,38 +146,102 @@ def ground_truth_throughput(cache_dir: str, children: int, epochs: int, chunk: i
             "max_abs_test_acc_diff": max(abs(a["test_acc"] - b["test_acc"]) for a, b in zip(stacked, alone))}
 
 
-def loop_overhead(cache_dir: str, epochs: int) -> dict[str, float]:
-    """Steps per second: Lightning (logging, hooks, progress bar off) vs. the same sampling/forward/backward/step."""
-    dm = MNIST1DDataModule(cache_dir=cache_dir)
-    dm.setup()
-    space = ChainSpace()
+class _Alternate(pl.Callback):
+    """Runs `other` (timed) between Lightning's epochs, so each Lightning epoch has a baseline run seconds apart.
 
-    def fresh() -> tuple[Supernet, UniformSampler]:
-        torch.manual_seed(0)
-        return Supernet(space, FullSharing(), dm.shape), UniformSampler(space)
+    Lightning epochs are timed start to start (their epoch-end hooks included), excluding the baseline's run."""
 
-    net, sampler = fresh()
-    module = SupernetModule(net, sampler, partial(torch.optim.SGD, lr=0.05, momentum=0.9, weight_decay=1e-4))
-    timer = _EpochTimer()
-    pl.Trainer(max_epochs=epochs + 1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-               enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
-               callbacks=[timer]).fit(module, datamodule=dm)
-    lightning = statistics.median(timer.times[1:])
-    net, sampler = fresh()
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
-    times = []
-    for _ in range(epochs + 1):
-        start = time.perf_counter()
-        for x, y in dm.train_dataloader():
-            loss = torch.nn.functional.cross_entropy(net(x, sampler.sample()[0]), y)
+    def __init__(self, other: Callable[[], object]) -> None:
+        self.other, self.mark = other, None
+        self.pairs: list[tuple[float, float]] = []
+        self._last: float | None = None
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._close()
+        self._last = _times(self.other, 1)[0]
+        self.mark = time.perf_counter()
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self.mark is not None:
+            self.pairs.append((time.perf_counter() - self.mark, self._last))
+
+
+class _BareStep(pl.LightningModule):
+    """The plain loop's step as a LightningModule (manual optimization, no metrics): what Lightning's own loop costs."""
+
+    def __init__(self, net: nn.Module, step: Callable[[nn.Module, tuple], torch.Tensor]) -> None:
+        super().__init__()
+        self.net, self.step = net, step
+        self.automatic_optimization = False
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
+
+    def training_step(self, batch: tuple, batch_idx: int) -> None:
+        optimizer = self.optimizers()
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(self.step(self.net, batch))
+        optimizer.step()
+
+
+def _alternating(module: pl.LightningModule, plain_net: nn.Module, step: Callable[[nn.Module, tuple], torch.Tensor],
+                 dm: pl.LightningDataModule, epochs: int) -> tuple[float, float, float]:
+    """Lightning epochs of `module` alternating with plain-loop epochs of `plain_net` (Lightning, plain, Lightning,
+    ...) so both see the same machine: median seconds per step of each, and the median ratio of adjacent pairs (the
+    first pair, warm-up, is dropped)."""
+    optimizer = torch.optim.SGD(plain_net.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
+
+    def plain_epoch() -> None:
+        for batch in dm.train_dataloader():
+            loss = step(plain_net, batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        times.append(time.perf_counter() - start)
-    plain = statistics.median(times[1:])
-    steps = len(dm.train_dataloader())
-    return {"lightning_steps_per_s": steps / lightning, "plain_steps_per_s": steps / plain,
-            "overhead_ratio": lightning / plain}
+
+    alternate = _Alternate(plain_epoch)
+    pl.Trainer(max_epochs=epochs + 1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+               enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+               callbacks=[alternate]).fit(module, datamodule=dm)
+    pairs, steps = alternate.pairs[1:], len(dm.train_dataloader())
+    return (statistics.median(p[0] for p in pairs) / steps, statistics.median(p[1] for p in pairs) / steps,
+            statistics.median(a / b for a, b in pairs))
+
+
+def loop_overhead(cache_dir: str, epochs: int) -> dict[str, float]:
+    """Supernet steps through SupernetModule vs. a hand-written loop doing the same sampling, forward, backward and
+    step on the same batches; and, to tell Lightning's own per-step cost from the module's, a bare LightningModule
+    doing exactly the plain step, on the supernet and on a linear model (where the step itself costs almost nothing).
+    """
+    dm = MNIST1DDataModule(cache_dir=cache_dir)
+    dm.setup()
+    space = ChainSpace()
+    results: dict[str, float] = {}
+
+    def supernet() -> tuple[Supernet, Callable[[nn.Module, tuple], torch.Tensor]]:
+        torch.manual_seed(0)
+        sampler = UniformSampler(space)
+        return Supernet(space, FullSharing(), dm.shape), lambda net, b: F.cross_entropy(net(b[0], sampler.sample()[0]),
+                                                                                       b[1])
+
+    net, _ = supernet()
+    module = SupernetModule(net, UniformSampler(space), partial(torch.optim.SGD, lr=0.05, momentum=0.9,
+                                                                 weight_decay=1e-4))
+    lightning, plain, ratio = _alternating(module, *supernet(), dm, epochs)
+    results.update(lightning_steps_per_s=1 / lightning, plain_steps_per_s=1 / plain, overhead_ratio=ratio)
+    bare, plain, ratio = _alternating(_BareStep(*supernet()), *supernet(), dm, epochs)
+    results.update(bare_lightning_ratio=ratio)
+
+    def linear() -> tuple[nn.Module, Callable[[nn.Module, tuple], torch.Tensor]]:
+        torch.manual_seed(0)
+        return nn.Linear(math.prod(dm.shape.input_size), dm.shape.num_classes), lambda n, b: F.cross_entropy(n(b[0].flatten(1)),
+                                                                                                b[1])
+
+    bare, plain, _ = _alternating(_BareStep(*linear()), *linear(), dm, epochs)
+    results.update(lightning_step_cost_ms=(bare - plain) * 1e3, linear_plain_step_ms=plain * 1e3)
+    return results
 
 
 def sharing_memory() -> list[dict[str, float]]:
@@ -292,11 +402,11 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--spaces", action="store_true", help="also the cost of every search space")
     args = parser.parse_args(argv)
     torch.set_num_threads(torch.get_num_threads())
-    results = {"ranking_cost": ranking_cost(args.cache_dir, epochs=2 if args.quick else 6,
-                                            repeats=2 if args.quick else 7)}
+    results = {"ranking_cost": ranking_cost(args.cache_dir, rounds=1 if args.quick else 4,
+                                            repeats=2 if args.quick else 3)}
     results["ground_truth"] = ground_truth_throughput(args.cache_dir, children=8 if args.quick else 32,
                                                       epochs=1 if args.quick else 3, chunk=args.chunk)
-    results["loop_overhead"] = loop_overhead(args.cache_dir, epochs=2 if args.quick else 5)
+    results["loop_overhead"] = loop_overhead(args.cache_dir, epochs=2 if args.quick else 20)
     results["sharing_memory"] = sharing_memory()
     results["training_memory"] = training_memory()
     results["arithmetic_intensity"] = arithmetic_intensity(repeats=2 if args.quick else 7)
@@ -308,13 +418,16 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
           f"ratio to an epoch: {r['ranking_over_epoch']:.2f}")
     print(f"rank all children, child by child       : {r['ranking_child_by_child_s'] * 1e3:8.1f} ms   "
           f"prefix tree is {r['tree_speedup']:.2f}x faster")
+    print(f"arithmetic: a ranking does {r['ranking_gflop']:.2f} GFLOP = {r['ranking_gflop'] / r['epoch_gflop']:.1f}x an "
+          f"epoch's {r['epoch_gflop']:.2f}, at {r['ranking_gflops_per_s']:.1f} vs {r['epoch_gflops_per_s']:.1f} GFLOP/s")
     g = results["ground_truth"]
     print(f"ground truth, {g['children']} children x {g['epochs']} epochs: side by side (chunk {g['chunk']}) "
           f"{g['stacked_s']:.1f} s, one after another {g['one_by_one_s']:.1f} s -> {g['speedup']:.2f}x "
           f"(max |test acc difference| {g['max_abs_test_acc_diff']:.4f})")
     o = results["loop_overhead"]
     print(f"supernet steps/s: Lightning {o['lightning_steps_per_s']:.0f}, plain loop {o['plain_steps_per_s']:.0f} "
-          f"-> overhead ratio {o['overhead_ratio']:.2f}")
+          f"-> overhead ratio {o['overhead_ratio']:.2f} (a bare LightningModule doing the plain step: "
+          f"{o['bare_lightning_ratio']:.2f}; Lightning's own loop costs {o['lightning_step_cost_ms']:.2f} ms per step)")
     print("parameter memory per sharing degree (default space):")
     for m in results["sharing_memory"]:
         print(f"  {m['policy']:<24} {m['parameters']:>9,} parameters  {m['bytes'] / 1024:>8.1f} KiB  "
