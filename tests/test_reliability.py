@@ -21,6 +21,8 @@ def test_killed_run_resumes_to_the_same_rankings_bit_for_bit(tmp_path, cache_dir
     assert {r.split(",")[0] for r in rows_before[1:]} == {"0", "1"}
     run_cli(*common, f"hydra.run.dir={killed}", "resume=true")
     assert (killed / "rankings.csv").read_bytes() == (tmp_path / "whole" / "rankings.csv").read_bytes()
+    # The CSV metrics of the epochs before the kill are kept, and the re-run epoch is logged once.
+    assert (killed / "csv" / "metrics.csv").read_text() == (tmp_path / "whole" / "csv" / "metrics.csv").read_text()
     assert json.loads((killed / "status.json").read_text())["status"] == "completed"
 
 
@@ -50,3 +52,27 @@ def test_wandb_online_without_an_account_warns_and_goes_on(tmp_path, cache_dir):
     proc = run_cli(*overrides, timeout=240, env={"WANDB_MODE": "online", "HOME": str(env_home), "WANDB_API_KEY": None})
     assert "W&B could not start" in proc.stdout + proc.stderr
     assert (tmp_path / "run" / "rankings.csv").exists() and (tmp_path / "run" / "csv" / "metrics.csv").exists()
+
+
+def test_extending_a_finished_run_keeps_its_csv_metrics(tmp_path, cache_dir):
+    """Lightning's own CSVLogger deletes metrics.csv when a run resumes in its folder; ours continues it."""
+    common = [*BASE[:2], "logger=csv", f"paths.cache_dir={cache_dir}", f"hydra.run.dir={tmp_path}"]
+    run_cli(*common, "trainer.max_epochs=2")
+    before = (tmp_path / "csv" / "metrics.csv").read_text().splitlines()
+    run_cli(*common, "trainer.max_epochs=3", "resume=true")
+    after = (tmp_path / "csv" / "metrics.csv").read_text().splitlines()
+    assert after[:3] == before and [r.split(",")[0] for r in after[1:]] == ["0", "1", "2"]
+
+
+def test_resumed_csv_metrics_replace_the_epochs_logged_again(tmp_path):
+    from benchmark.loggers import ResumableCSVLogger
+
+    first = ResumableCSVLogger(tmp_path, name="csv", version="")
+    for epoch in range(3):
+        first.log_metrics({"epoch": epoch, "train/loss": 1.0 + epoch}, step=epoch)
+    first.finalize("success")
+    resumed = ResumableCSVLogger(tmp_path, name="csv", version="")  # from a checkpoint after epoch 1
+    resumed.log_metrics({"epoch": 2, "train/loss": 7.0, "ranking/best_acc": 0.5}, step=2)
+    resumed.finalize("success")
+    rows = (tmp_path / "csv" / "metrics.csv").read_text().splitlines()
+    assert rows == ["epoch,ranking/best_acc,step,train/loss", "0,,0,1.0", "1,,1,2.0", "2,0.5,2,7.0"]
