@@ -9,7 +9,8 @@ Prints each figure as a ratio against a baseline measured in the same process (m
   alternating; and Lightning's own per-step cost (a bare LightningModule doing the plain step);
 - memory of every sharing degree on the default space: parameters allocated, and the peak tensor memory of training
   (parameters, buffers, momentum, gradients, saved activations);
-- arithmetic intensity: achieved GFLOP/s of a supernet training step vs. this machine's matrix-multiply peak;
+- arithmetic intensity: achieved GFLOP/s of a supernet training step vs. this machine's matrix-multiply peak, and the
+  rates of the kernels behind ranking (a small convolution) and side-by-side ground truth (grouped vs. separate);
 - training-free proxies: seconds to score all children of the default space, per proxy, and FreeFlow on all 15,625
   NAS-Bench-201 cells;
 - with --spaces: each search space's training step and ranking cost on MNIST-1D, and its step on CIFAR-10-sized batches.
@@ -331,6 +332,24 @@ def arithmetic_intensity(repeats: int) -> dict[str, float]:
             "fraction_of_peak": achieved / peak}
 
 
+def kernel_rates(repeats: int) -> dict[str, float]:
+    """The kernels behind the ranking and ground-truth figures: one 16-channel 3-tap convolution at the evaluation
+    batch (400 x 40 positions), in GFLOP/s; and one layer of 16 children at batch 128, forward + backward, as 16
+    separate convolutions vs. one grouped convolution (how side-by-side training stacks children)."""
+    shape, n, width = MNIST1DDataModule.shape, 16, 16
+    x, w = torch.randn(400, width, shape.length), torch.randn(width, width, 3)
+    conv_s = _median_time(lambda: F.conv1d(x, w, padding=1), repeats * 20)
+    xs = [torch.randn(128, width, shape.length, requires_grad=True) for _ in range(n)]
+    ws = [torch.randn(width, width, 3, requires_grad=True) for _ in range(n)]
+    xg = torch.randn(128, n * width, shape.length, requires_grad=True)
+    wg = torch.randn(n * width, width, 3, requires_grad=True)
+    separate = _median_time(lambda: sum(F.conv1d(a, b, padding=1).square().sum() for a, b in zip(xs, ws)).backward(),
+                            repeats * 5)
+    grouped = _median_time(lambda: F.conv1d(xg, wg, padding=1, groups=n).square().sum().backward(), repeats * 5)
+    return {"conv_gflops": 2 * x.numel() * width * 3 / conv_s / 1e9, "layer_separate_s": separate,
+            "layer_grouped_s": grouped}
+
+
 def space_costs(cache_dir: str, repeats: int) -> dict[str, dict[str, float]]:
     """Per space: median supernet training step (batch 128) and one ranking on MNIST-1D; step at batch 64 on
     CIFAR-10-sized random images for spaces that take images."""
@@ -411,6 +430,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     results["training_memory"] = training_memory()
     results["arithmetic_intensity"] = arithmetic_intensity(repeats=2 if args.quick else 7)
     results["proxy_seconds_all_children"] = proxy_speed(args.cache_dir)
+    results["kernels"] = kernel_rates(repeats=2 if args.quick else 7)
     r = results["ranking_cost"]
     print(f"threads={torch.get_num_threads()}  (default space: 64 children, MNIST-1D, 800 validation examples)")
     print(f"one supernet training epoch (Lightning) : {r['train_epoch_s'] * 1e3:8.1f} ms")
@@ -440,6 +460,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     print(f"training step (default supernet, batch 128): {a['step_gflop']:.3f} GFLOP in {a['step_s'] * 1e3:.1f} ms = "
           f"{a['achieved_gflops']:.1f} GFLOP/s; 1024^2 matmul peak {a['matmul_gflops']:.1f} GFLOP/s -> "
           f"{a['fraction_of_peak']:.1%} of peak")
+    k = results["kernels"]
+    print(f"kernels: a 16-channel 3-tap convolution at batch 400 runs at {k['conv_gflops']:.1f} GFLOP/s; a layer of 16 "
+          f"children (batch 128, fwd + bwd) takes {k['layer_separate_s'] * 1e3:.1f} ms as separate convolutions, "
+          f"{k['layer_grouped_s'] * 1e3:.1f} ms as one grouped convolution")
     proxy = dict(results["proxy_seconds_all_children"])
     nb201 = proxy.pop("freeflow_nb201_all_15625")
     print("training-free proxies, seconds for all 64 children: " + ", ".join(f"{k} {v:.2f}" for k, v in proxy.items()))
