@@ -93,7 +93,8 @@ def ranking_cost(cache_dir: str, rounds: int, repeats: int, calib_batches: int =
                                                                       weight_decay=1e-4))
     val, calib = list(dm.val_dataloader()), dm.calibration_inputs(calib_batches)
     children = range(supernet.num_children)
-    epochs, tree, naive = [], [], []
+    epochs: list[float] = []
+    tree: list[float] = []
     for _ in range(rounds):
         epochs += _lightning_epochs(module, dm, 2)
         tree += _times(lambda: evaluate_children(supernet, children, val, calib), repeats)
