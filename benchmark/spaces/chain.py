@@ -1,7 +1,7 @@
 """The default space: a stem, `layers` positions that each pick one 1-D op, and a linear head."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Collection, Sequence
 
 from torch import nn
 
@@ -12,27 +12,18 @@ from benchmark.spaces.ops import OPS, SegmentMean, conv_bn_relu
 DEFAULT_OPS = ("conv3", "conv5", "dilconv3", "maxpool3")
 
 
-class ChainSpace(SearchSpace):
-    """stem -> op[0] -> ... -> op[layers-1] -> head; 4 ops x 3 layers = 64 children by default.
+class LayeredSpace(SearchSpace):
+    """stem -> unit[0] -> ... -> unit[layers-1] -> head, every position picking one of `ops`.
 
-    Units are 'stem', 'layers.<i>.<op>' and 'head'. The head pools the sequence to `head_pool` positions so that
-    where a feature occurs still matters (MNIST-1D digits are positional templates) while the head stays small.
+    Units are 'stem', 'layers.<i>.<op>' and 'head'; subclasses build them. This layout is what makes a space a chain
+    for sharing policies, the prefix-tree evaluator and the interference probe.
     """
 
-    def __init__(
-        self,
-        layers: int = 3,
-        ops: Sequence[str] = DEFAULT_OPS,
-        channels: int = 16,
-        head_pool: int = 8,
-        affine: bool = False,
-    ) -> None:
+    def __init__(self, layers: int, ops: Sequence[str], available: Collection[str]) -> None:
         require(isinstance(layers, int) and layers >= 1, "search_space.layers", layers, "an integer >= 1")
-        ops = checked_ops(ops, OPS)
-        require(isinstance(channels, int) and channels >= 1, "search_space.channels", channels, "an integer >= 1")
-        require(isinstance(head_pool, int) and head_pool >= 1, "search_space.head_pool", head_pool, "an integer >= 1")
+        ops = checked_ops(ops, available)
         super().__init__([f"layer{i}" for i in range(layers)], [ops] * layers)
-        self.layers, self.ops, self.channels, self.head_pool, self.affine = layers, ops, channels, head_pool, affine
+        self.layers, self.ops = layers, ops
 
     def unit_names(self) -> list[str]:
         return ["stem", *(f"layers.{i}.{op}" for i in range(self.layers) for op in self.ops), "head"]
@@ -49,6 +40,27 @@ class ChainSpace(SearchSpace):
         if unit == "head":
             return self.layers + 1
         return int(unit.split(".")[1]) + 1
+
+
+class ChainSpace(LayeredSpace):
+    """stem -> op[0] -> ... -> op[layers-1] -> head; 4 ops x 3 layers = 64 children by default.
+
+    The head pools the sequence to `head_pool` positions so that where a feature occurs still matters (MNIST-1D digits
+    are positional templates) while the head stays small.
+    """
+
+    def __init__(
+        self,
+        layers: int = 3,
+        ops: Sequence[str] = DEFAULT_OPS,
+        channels: int = 16,
+        head_pool: int = 8,
+        affine: bool = False,
+    ) -> None:
+        super().__init__(layers, ops, OPS)
+        require(isinstance(channels, int) and channels >= 1, "search_space.channels", channels, "an integer >= 1")
+        require(isinstance(head_pool, int) and head_pool >= 1, "search_space.head_pool", head_pool, "an integer >= 1")
+        self.channels, self.head_pool, self.affine = channels, head_pool, affine
 
     def build_unit(self, unit: str, shape: DataShape) -> nn.Module:
         if unit == "stem":

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.errors import require
-from benchmark.spaces.base import DataShape, SearchSpace, checked_ops
-from benchmark.spaces.chain import ChainSpace
+from benchmark.spaces.base import DataShape
+from benchmark.spaces.chain import LayeredSpace
 
 DEFAULT_OPS = ("mha2", "ffn2", "conv3", "conv5")
 
@@ -87,11 +87,11 @@ BLOCK_OPS: dict[str, tuple[int, Callable[[int], nn.Module]]] = {
 }
 
 
-class TransformerSpace(SearchSpace):
+class TransformerSpace(LayeredSpace):
     """stem -> block[0] -> ... -> block[layers-1] -> head, every block x + op(LayerNorm(x)) on (B, d_model, L).
 
-    Units are 'stem', 'layers.<i>.<op>' and 'head', as in ChainSpace, so sharing policies, the prefix-tree evaluator
-    and the interference probe work unchanged. The default, 4 ops over 3 layers, gives 4^3 = 64 children: the same
+    A LayeredSpace like ChainSpace (units 'stem', 'layers.<i>.<op>', 'head'), so sharing policies, the prefix-tree
+    evaluator and the interference probe work unchanged. The default, 4 ops over 3 layers, gives 4^3 = 64 children: the same
     count as the chain space, so rankings, S-Tau and ground-truth cost compare one to one. Its ops are one of each
     kind - global mixing (mha2), none (ffn2), local mixing (conv3, conv5) - with two conv widths so that some pairs
     of ops differ only slightly. There is no BatchNorm (LayerNorm keeps no running statistics), so BatchNorm
@@ -100,20 +100,15 @@ class TransformerSpace(SearchSpace):
 
     def __init__(self, layers: int = 3, ops: Sequence[str] = DEFAULT_OPS, d_model: int = 32,
                  stem_kernel: int = 5) -> None:
-        require(isinstance(layers, int) and layers >= 1, "search_space.layers", layers, "an integer >= 1")
-        ops = checked_ops(ops, BLOCK_OPS)
+        super().__init__(layers, ops, BLOCK_OPS)
         require(isinstance(d_model, int) and d_model >= 1, "search_space.d_model", d_model, "an integer >= 1")
-        for op in ops:
+        for op in self.ops:
             heads = BLOCK_OPS[op][0]
             require(d_model % heads == 0, "search_space.d_model", d_model,
                     f"a multiple of {heads}, the number of heads of {op}")
         require(isinstance(stem_kernel, int) and stem_kernel >= 1 and stem_kernel % 2 == 1, "search_space.stem_kernel",
                 stem_kernel, "an odd integer >= 1 (the sequence keeps its length)")
-        super().__init__([f"layer{i}" for i in range(layers)], [ops] * layers)
-        self.layers, self.ops, self.d_model, self.stem_kernel = layers, ops, d_model, stem_kernel
-
-    # The same chain of units as ChainSpace: these read only `layers` and `ops`.
-    unit_names, slots, path, depth = ChainSpace.unit_names, ChainSpace.slots, ChainSpace.path, ChainSpace.depth
+        self.d_model, self.stem_kernel = d_model, stem_kernel
 
     def build_unit(self, unit: str, shape: DataShape) -> nn.Module:
         if unit == "stem":
