@@ -17,7 +17,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
@@ -59,19 +59,32 @@ class GroundTruth:
     def per_seed(self) -> list[dict[str, float]]:
         return [{r["child"]: float(r[self.metric]) for r in self.rows if int(r["seed"]) == s} for s in self.seeds]
 
-    def stability(self) -> dict[str, float]:
-        """The ceiling a supernet is judged against: S-Tau across seeds, and each seed's GT-Tau against the mean of
-        the *other* seeds (leave-one-out, so a seed is never compared with itself), with T1R/T3R likewise."""
+    def stability(self, children: Collection[str] | None = None) -> dict[str, float]:
+        """The reference a supernet is judged against: S-Tau across seeds, and each seed's GT-Tau against the mean of
+        the *other* seeds (leave-one-out, so a seed is never compared with itself), with T1R/T3R likewise.
+
+        Over the children every seed holds (and that are in `children`, e.g. the sample a run ranks); a child missing
+        from a seed is left out with a warning rather than compared against a mean of nothing."""
         runs = self.per_seed()
         out: dict[str, float] = {"seeds": float(len(runs))}
         if len(runs) < 2:
+            return out
+        common = set.intersection(*(set(r) for r in runs))
+        if len(common) < len(set().union(*runs)):
+            log.warning("ground truth: %d children lack some seed; the seed-to-seed reference leaves them out",
+                        len(set().union(*runs)) - len(common))
+        if children is not None:
+            common &= set(children)
+        runs = [{c: v for c, v in r.items() if c in common} for r in runs]
+        out["children"] = float(len(common))
+        if len(common) < 2:
             return out
         st = metrics.s_tau(runs)
         out.update({"s_tau": st["mean"], "s_tau_min": st["min"], "s_tau_max": st["max"]})
         taus, t1, t3 = [], [], []
         for i, run in enumerate(runs):
             others = [r for j, r in enumerate(runs) if j != i]
-            rest = {c: float(np.mean([r[c] for r in others if c in r])) for c in run}
+            rest = {c: float(np.mean([r[c] for r in others])) for c in run}
             taus.append(metrics.kendall_tau(run, rest))
             t1.append(metrics.top_n_rank(run, rest, 1))
             t3.append(metrics.top_n_rank(run, rest, 3))
@@ -89,14 +102,27 @@ class GroundTruth:
         write_json(path.with_suffix(".json"), {"metric": self.metric, **self.provenance})
 
 
+#: Trainer arguments that change how ground truth trains, with the values that leave it as by default. Recorded only
+#: when set otherwise, so that tables trained the default way keep their hash.
+TRAINING_ARGS: dict[str, tuple[Any, ...]] = {
+    "precision": (None, "32-true", "32", 32), "gradient_clip_val": (None, 0, 0.0), "gradient_clip_algorithm": (None,),
+    "accumulate_grad_batches": (1,), "limit_train_batches": (None, 1.0), "max_steps": (None, -1),
+    "overfit_batches": (0, 0.0),
+}
+
+
 def provenance(cfg: DictConfig) -> dict[str, Any]:
-    """What determines a ground-truth table: the space, the data and the standalone recipe (not the chunk size,
-    which only changes speed, nor where files go)."""
+    """What determines a ground-truth table: the space, the data, the standalone recipe and any trainer argument that
+    changes training (not the chunk size, which only changes speed, nor where files go)."""
     data = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items()
             if k not in ("cache_dir", "root", "eval_batch_size")}
     recipe = {k: v for k, v in OmegaConf.to_container(cfg.ground_truth, resolve=True).items()
               if k not in ("path", "metric", "chunk")}
     body = {"search_space": OmegaConf.to_container(cfg.search_space, resolve=True), "data": data, "recipe": recipe}
+    given = cfg.get("trainer") or {}
+    trainer = {k: given[k] for k in TRAINING_ARGS if k in given and given[k] not in TRAINING_ARGS[k]}
+    if trainer:
+        body["trainer"] = trainer
     digest = hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
     return {**body, "hash": digest}
 

@@ -3,8 +3,12 @@
 Conventions. Scores are accuracies (higher is better), given as dicts child -> score; metrics between two tables use the
 children they have in common. Kendall's tau is tau-b (scipy's default: ties in either ranking count as neither
 concordant nor discordant, and the normaliser corrects for them), so a constant ranking has tau = nan, never a
-fake number. GT-Tau is positive when the supernet agrees with the ground truth. Ranks are 1-based, 1 = best; ties in
-ranks are broken by child index so that a ranking is always a permutation.
+fake number. GT-Tau is positive when the supernet agrees with the ground truth. Ranks are 1-based, 1 = best.
+
+Ties. In a table being judged (a supernet's snapshot), ties keep the order the table lists its children in: snapshots
+list them by their `rank` column (accuracy, then validation loss, then child index), so the pick the metrics judge is
+the child ranked 1 in rankings.csv. In the ground truth, tied children share the best rank (competition ranking,
+1 + the number of children strictly better), so picking any of several equally good children scores the same.
 """
 from __future__ import annotations
 
@@ -34,13 +38,19 @@ def spearman_rho(a: Scores, b: Scores) -> float:
 
 
 def ranking(scores: Scores) -> list[Hashable]:
-    """Children best first (ties: lower child key first)."""
-    return sorted(scores, key=lambda c: (-scores[c], c))
+    """Children best first; ties keep the table's order (a stable sort)."""
+    return sorted(scores, key=lambda c: -scores[c])
 
 
 def ranks(scores: Scores) -> dict[Hashable, int]:
-    """1-based rank of every child, 1 = best."""
+    """1-based position of every child in `ranking(scores)`: a permutation, 1 = best."""
     return {c: i for i, c in enumerate(ranking(scores), start=1)}
+
+
+def true_ranks(truth: Scores) -> dict[Hashable, int]:
+    """Competition ranks of a ground truth: 1 + the number of children with a strictly higher score."""
+    descending = np.sort(-np.asarray(list(truth.values()), float))
+    return {c: 1 + int(np.searchsorted(descending, -v, side="left")) for c, v in truth.items()}
 
 
 def s_tau(tables: Sequence[Scores]) -> dict[str, float]:
@@ -52,15 +62,20 @@ def s_tau(tables: Sequence[Scores]) -> dict[str, float]:
 
 
 def top_n_rank(scores: Scores, truth: Scores, n: int) -> int:
-    """TnR: the best ground-truth rank among the `n` children the supernet ranks highest (1 = found the true best)."""
-    true_rank = ranks(truth)
+    """TnR: the best ground-truth rank among the `n` children the supernet ranks highest (1 = found a true best)."""
+    true_rank = true_ranks(truth)
     top = [c for c in ranking(scores) if c in true_rank][:n]
     return min(true_rank[c] for c in top)
 
 
 def top_k_overlap(a: Scores, b: Scores, k: int) -> float:
-    """|top-k(a) & top-k(b)| / k; precision@k when `b` is the ground truth."""
-    return len(set(ranking(a)[:k]) & set(ranking(b)[:k])) / k
+    """|top-k(a) & top-k(b)| / k over the children both tables hold (k capped at their number); precision@k when `b`
+    is the ground truth."""
+    common = a.keys() & b.keys()
+    k = min(k, len(common))
+    top_a = [c for c in ranking(a) if c in common][:k]
+    top_b = [c for c in ranking(b) if c in common][:k]
+    return len(set(top_a) & set(top_b)) / k
 
 
 def regret(scores: Scores, truth: Scores) -> float:
@@ -71,6 +86,8 @@ def regret(scores: Scores, truth: Scores) -> float:
 
 def last_k_stats(values: Sequence[float], k: int) -> dict[str, float]:
     """Mean and std of the last `k` measurements (GT-Tau-Mean-k / GT-Tau-Std-k); std is the population std."""
+    if not (isinstance(k, int) and k >= 1):
+        raise ValueError(f"last k must be an integer >= 1, got {k!r}")
     tail = np.asarray(values[-k:], float)
     return {"mean": float(tail.mean()), "std": float(tail.std()), "k": len(tail)}
 

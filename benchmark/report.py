@@ -31,12 +31,14 @@ from benchmark import metrics
 from benchmark.callbacks.ranking import HEADER
 from benchmark.ground_truth import read_table
 from benchmark.spaces import SearchSpace
-from benchmark.io import write_csv
+from benchmark.io import atomic_path, write_csv
 
 log = logging.getLogger(__name__)
 
 # Overrides that do not change what a run ranks (the interference probe is tested to leave rankings untouched).
-IGNORED_OVERRIDE_PREFIXES = ("seed=", "hydra.", "paths.", "logger", "trainer.accelerator", "trainer.devices",
+# A resumed run is the same run, on whatever hardware; more devices are not (DDP shards the data: another effective
+# batch size), so trainer.devices splits variants.
+IGNORED_OVERRIDE_PREFIXES = ("seed=", "hydra.", "paths.", "logger", "resume=", "ckpt_path=", "trainer.accelerator",
                              "callbacks=with_interference", "callbacks.interference.")
 
 
@@ -107,6 +109,7 @@ def load_run(folder: Path) -> Run:
     space = json.loads(snapshot.read_text())
     n = space["num_children"]
     epochs: dict[int, dict[str, float]] = {}
+    order: dict[int, dict[str, int]] = {}  # epoch -> child -> rank
     truth: dict[str, float] = {}
     with open(rankings, newline="") as f:
         reader = csv.DictReader(f)
@@ -115,6 +118,7 @@ def load_run(folder: Path) -> Run:
         for line, row in enumerate(reader, start=2):
             try:
                 epochs.setdefault(int(row["epoch"]), {})[row["child"]] = float(row["val_acc"])
+                order.setdefault(int(row["epoch"]), {})[row["child"]] = int(row["rank"])
                 if row.get("gt_acc"):
                     truth[row["child"]] = float(row["gt_acc"])
             except (TypeError, ValueError):
@@ -126,6 +130,8 @@ def load_run(folder: Path) -> Run:
             raise ValueError(f"rankings.csv epoch {epoch} has {len(children)} of {n} children (truncated?)")
     if any(not np.isfinite(v) for children in epochs.values() for v in children.values()):
         raise ValueError("rankings.csv holds non-finite accuracies")
+    # Listed by the rank column, so that the metrics judge the run's own pick when accuracies tie (see metrics.py).
+    epochs = {e: dict(sorted(children.items(), key=lambda kv: order[e][kv[0]])) for e, children in epochs.items()}
     return Run(folder, int(config.get("seed", 0)), _overrides(overrides), str(config.get("study", "")),
                {**{k: space[k] for k in ("space", "decisions", "choices", "num_children")},
                 "space_size": space.get("space_size", space["num_children"])}, epochs, truth or None)
@@ -262,6 +268,8 @@ def build_report(paths: Sequence[str | Path], out: str | Path, last_k: int = 5, 
     """Write the report for the runs under `paths` into `out`; returns the summary rows."""
     from benchmark import plots
 
+    if not (isinstance(last_k, int) and last_k >= 1):
+        raise ReportError(f"last_k={last_k!r}: GT-Tau-Mean-k needs an integer k >= 1 (the last k snapshots)")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     inputs = load_inputs(paths)
@@ -287,7 +295,8 @@ def build_report(paths: Sequence[str | Path], out: str | Path, last_k: int = 5, 
         plots.top_k_frequency(by_variant, out / "top_k_frequency.png", k=top_k)
         pngs += ["rank_trajectories.png", "top_k_frequency.png"]
     text = markdown(inputs, rows, references, last_k, pngs) + interference_section(by_variant, out)
-    (out / "report.md").write_text(text)
+    with atomic_path(out / "report.md") as tmp:
+        tmp.write_text(text)
     if use_wandb and by_variant:
         _log_wandb(out, by_variant, rows, pngs)
     log.info("report: %d runs, %d skipped -> %s", len(inputs.runs), len(inputs.skipped), out / "report.md")
@@ -308,7 +317,7 @@ def _references(inputs: Inputs, instances: int) -> list[dict[str, Any]]:
         except ValueError as e:  # named and skipped: the runs' own rows still stand
             log.warning("report: ground-truth reference rows skipped, %s is unreadable (%s)", table, e)
             gt = None
-        s = gt.stability() if gt is not None else {}
+        s = gt.stability(children=inputs.runs[0].final) if gt is not None else {}
         if "s_tau" in s:
             refs.append({"variant": f"ground truth ({int(s['seeds'])} seeds, leave-one-out)", "runs": int(s["seeds"]),
                          "s_tau": s["s_tau"], "s_tau_min": s["s_tau_min"], "s_tau_max": s["s_tau_max"],

@@ -78,3 +78,12 @@ def test_a_table_for_another_space_is_refused(tmp_path, cache_dir):
     proc = run_cli("experiment=smoke", "logger=csv", f"hydra.run.dir={tmp_path / 'run'}",
                    f"paths.cache_dir={cache_dir}", f"ground_truth.path={table}", check=False)
     assert proc.returncode == 2 and "not a child of this space" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_table_covering_fewer_than_two_ranked_children_stops_before_training(tmp_path, cache_dir):
+    table = tmp_path / "one.csv"
+    table.write_text("child,test_acc\n0-0-0,0.5\n")
+    proc = run_cli("experiment=smoke", "logger=csv", f"hydra.run.dir={tmp_path / 'run'}",
+                   f"paths.cache_dir={cache_dir}", f"ground_truth.path={table}", check=False)
+    assert proc.returncode == 2 and "covering 1 of the 64 ranked children" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "run" / "rankings.csv").exists()

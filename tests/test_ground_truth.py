@@ -125,3 +125,26 @@ def test_missing_table_and_missing_metric(tmp_path):
         read_table(tmp_path / "nope.csv", ChainSpace())
     with pytest.raises(ConfigError, match="ground_truth.metric"):
         read_table(write(tmp_path / "t.csv", "child,val_acc,test_acc\n0-0-0,0.5,0.4\n"), ChainSpace(), "top5")
+
+
+def test_seed_to_seed_reference_uses_children_every_seed_has(caplog):
+    from benchmark.ground_truth import GroundTruth
+
+    rows = [{"child": c, "seed": s, "test_acc": v + 0.01 * s} for s in range(3)
+            for c, v in {"a": 0.9, "b": 0.7, "c": 0.5, "d": 0.3}.items()]
+    full = GroundTruth(rows).stability()
+    gapped = GroundTruth([r for r in rows if not (r["child"] == "d" and r["seed"] == 2)]).stability()
+    assert "lack some seed" in caplog.text
+    assert gapped["children"] == 3 and gapped["gt_tau"] == pytest.approx(1.0) and gapped["t1r"] == 1
+    assert full["children"] == 4 and full["gt_tau"] == pytest.approx(1.0)
+    assert GroundTruth(rows).stability(children=["a", "b"])["children"] == 2
+
+
+def test_trainer_arguments_that_change_training_change_the_cache_key(make_cfg):
+    from benchmark.ground_truth import provenance
+
+    default = provenance(make_cfg())["hash"]
+    assert provenance(make_cfg("trainer.max_epochs=3", "trainer.log_every_n_steps=1"))["hash"] == default
+    assert provenance(make_cfg("+trainer.limit_train_batches=1.0"))["hash"] == default
+    assert provenance(make_cfg("+trainer.limit_train_batches=4"))["hash"] != default
+    assert provenance(make_cfg("+trainer.gradient_clip_val=1.0"))["hash"] != default

@@ -60,8 +60,29 @@ def test_top_n_rank_regret_and_overlap():
     assert metrics.top_k_overlap(supernet, TRUTH, 3) == pytest.approx(1 / 3)
 
 
-def test_rank_ties_break_by_child_key():
-    assert metrics.ranking({"b": 1.0, "a": 1.0, "c": 2.0}) == ["c", "a", "b"]
+def test_ties_in_a_snapshot_keep_its_order():
+    """A snapshot lists children by its rank column (accuracy, then loss): the metrics judge that pick."""
+    assert metrics.ranking({"b": 1.0, "a": 1.0, "c": 2.0}) == ["c", "b", "a"]
+    truth = {"a": 0.9, "b": 0.5, "c": 0.7}
+    assert metrics.regret({"b": 0.8, "a": 0.8}, truth) == pytest.approx(0.4)  # b is ranked 1: a worse pick
+    assert metrics.top_n_rank({"b": 0.8, "a": 0.8}, truth, 1) == 3
+
+
+def test_tied_ground_truth_children_share_the_best_rank():
+    truth = {"0-0-1": 0.9, "0-0-0": 0.9, "0-0-2": 0.5, "0-0-3": 0.7}
+    assert metrics.true_ranks(truth) == {"0-0-1": 1, "0-0-0": 1, "0-0-2": 4, "0-0-3": 3}
+    pick_tied_best = {"0-0-1": 0.8, "0-0-0": 0.1, "0-0-2": 0.2, "0-0-3": 0.3}
+    assert metrics.top_n_rank(pick_tied_best, truth, 1) == 1 and metrics.regret(pick_tied_best, truth) == 0
+
+
+def test_overlap_counts_only_children_both_tables_hold():
+    assert metrics.top_k_overlap({"a": 1.0, "x": 2.0}, {"a": 1.0, "b": 0.5}, 1) == 1.0
+    assert metrics.top_k_overlap({"a": 1.0, "b": 2.0}, {"a": 1.0, "b": 2.0}, 5) == 1.0  # k capped at 2
+
+
+def test_last_k_must_be_positive():
+    with pytest.raises(ValueError, match="last k"):
+        metrics.last_k_stats([0.1, 0.2], 0)
 
 
 def test_last_k_stats():

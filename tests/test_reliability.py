@@ -76,3 +76,16 @@ def test_resumed_csv_metrics_replace_the_epochs_logged_again(tmp_path):
     resumed.finalize("success")
     rows = (tmp_path / "csv" / "metrics.csv").read_text().splitlines()
     assert rows == ["epoch,ranking/best_acc,step,train/loss", "0,,0,1.0", "1,,1,2.0", "2,0.5,2,7.0"]
+
+
+def test_atomic_outputs_get_the_usual_file_mode(tmp_path):
+    import os
+
+    from benchmark.io import write_csv
+
+    mask = os.umask(0o022)
+    try:
+        write_csv(tmp_path / "t.csv", ["a"], [[1]])
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "t.csv").stat().st_mode & 0o777 == 0o644

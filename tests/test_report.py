@@ -136,3 +136,32 @@ def test_interference_summaries_are_aggregated_per_variant(tmp_path):
     build_report([tmp_path], tmp_path / "report", use_wandb=False)
     text = (tmp_path / "report" / "report.md").read_text()
     assert "## Interference" in text and "| default | 2 | 0.450 ± 0.050 |" in text
+
+
+def test_the_pick_is_the_rank_column_s_when_accuracies_tie(tmp_path):
+    """Tied at the top, the run's pick is its rank-1 child (lower validation loss), whatever the file's row order."""
+    truth = {**{c: i / 9 for i, c in enumerate(CHILDREN)}, "0-0": 1.0}  # 0-0 best, 1-1 (4/9) sixth
+    final = {"1-1": 0.9, "0-0": 0.9, **{c: 0.1 for c in CHILDREN if c not in ("0-0", "1-1")}}  # 1-1 ranked first
+    for s in range(2):
+        run = make_run(tmp_path / f"{s}", s, [final], truth=truth)
+        lines = (run / "rankings.csv").read_text().splitlines()
+        (run / "rankings.csv").write_text("\n".join([lines[0], *sorted(lines[1:], key=lambda r: r.split(",")[2],
+                                                                         reverse=True)]) + "\n")
+    rows = build_report([tmp_path], tmp_path / "report", use_wandb=False)
+    assert rows[0]["t1r"] == 6 and rows[0]["regret"] == pytest.approx(5 / 9)
+
+
+def test_a_resumed_seed_is_not_a_variant_but_more_devices_are(tmp_path):
+    make_run(tmp_path / "a", 0, [scores(0)])
+    make_run(tmp_path / "b", 1, [scores(1)], overrides=["resume=true"])
+    make_run(tmp_path / "c", 2, [scores(2)], overrides=["trainer.accelerator=gpu"])
+    assert [(r["variant"], r["runs"]) for r in build_report([tmp_path], tmp_path / "r1", use_wandb=False)] == [
+        ("default", 3)]
+    make_run(tmp_path / "d", 3, [scores(3)], overrides=["trainer.devices=2"])
+    assert len(build_report([tmp_path], tmp_path / "r2", use_wandb=False)) == 2
+
+
+def test_last_k_below_one_is_refused(tmp_path):
+    make_run(tmp_path / "a", 0, [scores(0)])
+    with pytest.raises(ReportError, match="last_k=0"):
+        build_report([tmp_path], tmp_path / "r", last_k=0, use_wandb=False)

@@ -47,8 +47,14 @@ class RankingSnapshot(pl.Callback):
         self.truth = table.scores() if table is not None else None
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        n = len(pl_module.space.ranked_children())
+        space = pl_module.space
+        ranked = space.ranked_children()
+        n = len(ranked)
         require(self.top_k <= n, "callbacks.ranking.top_k", self.top_k, f"at most the number of ranked children ({n})")
+        if self.truth:
+            common = len({space.name(c) for c in ranked} & self.truth.keys())
+            require(common >= 2, "ground_truth.path", f"a table covering {common} of the {n} ranked children",
+                    "a table covering at least two of them (rankings are judged on the children both have)")
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.is_global_zero:
@@ -71,7 +77,7 @@ class RankingSnapshot(pl.Callback):
         names = {space.name(s.child) for s in ranked}
         # Judged on the ranked children only: a published table may hold the whole space (15,625 NB201 cells).
         truth = {k: v for k, v in self.truth.items() if k in names} if self.truth else {}
-        gt_ranks = metrics.ranks(truth) if truth else {}
+        gt_ranks = metrics.true_ranks(truth) if truth else {}
         for rank, s in enumerate(ranked, start=1):
             name = space.name(s.child)
             extra = (truth.get(name, ""), gt_ranks.get(name, "")) if self.truth else ()
