@@ -54,7 +54,7 @@ def test_wandb_online_without_an_account_warns_and_goes_on(tmp_path, cache_dir):
     assert (tmp_path / "run" / "rankings.csv").exists() and (tmp_path / "run" / "csv" / "metrics.csv").exists()
 
 
-def test_extending_a_finished_run_keeps_its_csv_metrics(tmp_path, cache_dir):
+def test_resuming_in_a_run_folder_keeps_its_csv_metrics(tmp_path, cache_dir):
     """Lightning's own CSVLogger deletes metrics.csv when a run resumes in its folder; ours continues it."""
     common = [*BASE[:2], "logger=csv", f"paths.cache_dir={cache_dir}", f"hydra.run.dir={tmp_path}"]
     run_cli(*common, "trainer.max_epochs=2")
