@@ -163,9 +163,13 @@ class SupernetModule(HandStepped):
             b.copy_(saved)
         return features
 
+    def _per_rank(self) -> bool:
+        """Ranks sample their own children (outside a Trainer, e.g. when a test saves a checkpoint: no)."""
+        return self._trainer is not None and self.trainer.world_size > 1 and self.arch_sync == "per_rank"
+
     def setup(self, stage: str) -> None:
-        if self.trainer.world_size > 1 and self.arch_sync == "per_rank":
-            self.sampler.generator.manual_seed(self.sampler.seed + 1_000_003 * self.global_rank)
+        if self._per_rank():
+            self.sampler.for_rank(self.global_rank)
 
     def on_train_epoch_start(self) -> None:
         if self.align.weight > 0 and self.current_epoch % self.align.refresh_epochs == 0:
@@ -175,10 +179,21 @@ class SupernetModule(HandStepped):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["sampler"] = self.sampler.state_dict()
+        if self._per_rank():  # every rank builds the checkpoint (rank 0 writes it): keep each rank's own sequence
+            states: list[Any] = [None] * self.trainer.world_size
+            torch.distributed.all_gather_object(states, checkpoint["sampler"])
+            checkpoint["sampler_per_rank"] = states
         checkpoint["anchor"] = self.anchor
         checkpoint["rng_states"] = rng_states()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.sampler.load_state_dict(checkpoint["sampler"])
+        states = checkpoint.get("sampler_per_rank")
+        if self._per_rank():
+            require(states is not None and len(states) == self.trainer.world_size, "ckpt_path",
+                    f"a checkpoint with {'no' if states is None else len(states)} per-rank sampler states",
+                    f"one written by a module.arch_sync=per_rank run on {self.trainer.world_size} devices")
+            self.sampler.load_state_dict(states[self.global_rank])
+        else:
+            self.sampler.load_state_dict(checkpoint["sampler"])
         self.anchor = checkpoint.get("anchor")
         set_rng_states(checkpoint["rng_states"])

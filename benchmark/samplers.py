@@ -24,6 +24,10 @@ class Sampler(ABC):
     @abstractmethod
     def sample(self) -> list[int]: ...
 
+    def for_rank(self, rank: int) -> None:
+        """Give DDP rank `rank` its own sequence (module.arch_sync=per_rank): as if built with a seed of its own."""
+        self.generator.manual_seed(self.seed + 1_000_003 * rank)
+
     def state_dict(self) -> dict[str, Any]:
         return {"generator": self.generator.get_state()}
 
@@ -65,6 +69,14 @@ class RoundRobinSampler(Sampler):
 
     def _shuffled(self) -> list[int]:
         return torch.randperm(self.space.num_children, generator=self.generator).tolist()
+
+    def for_rank(self, rank: int) -> None:
+        """A shuffled order is redrawn from the rank's generator; the fixed order starts at child `rank`, so that ranks
+        train different children at every step while each still visits every child once per cycle."""
+        super().for_rank(rank)
+        n = self.space.num_children
+        self.cycle = self._shuffled() if self.order != "fixed" else [(rank + i) % n for i in range(n)]
+        self.position = 0
 
     def sample(self) -> list[int]:
         if self.position == len(self.cycle):

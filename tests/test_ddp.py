@@ -47,3 +47,20 @@ def test_two_process_multirun(tmp_path, cache_dir):
     for job in ("0", "1"):
         assert json.loads((sweep / job / "status.json").read_text())["status"] == "completed"
     assert "| default | 2 |" in (sweep / "report" / "report.md").read_text()
+
+
+def test_per_rank_sampling_gives_each_rank_its_own_children_also_after_resume(tmp_path, cache_dir):
+    out = tmp_path / "run"
+    common = [*DDP, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}", "module.arch_sync=per_rank",
+              "sampler=round_robin", "sampler.order=shuffle_once",
+              "+callbacks.steps._target_=tests.helpers.RecordSteps", f"+callbacks.steps.output_dir={out}"]
+    run_cli(*common)
+    before = [json.loads((out / f"steps_rank{r}.json").read_text())["children"] for r in (0, 1)]
+    assert before[0] != before[1]
+    states = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["sampler_per_rank"]
+    assert len(states) == 2 and states[0]["cycle"] != states[1]["cycle"]
+    run_cli(*[o for o in common if not o.startswith("trainer.max_epochs")], "trainer.max_epochs=3", "resume=true")
+    after = [json.loads((out / f"steps_rank{r}.json").read_text())["children"] for r in (0, 1)]
+    assert len(after[0]) == 4 and after[0] != after[1]  # a resume does not collapse the ranks onto rank 0's sampler
+    for rank in (0, 1):  # and each rank continues its own cycle: no child repeats within the first 64 steps
+        assert len({c for step in before[rank] + after[rank] for c in step}) == 12

@@ -89,3 +89,28 @@ def test_every_sampler_resumes_exactly_from_its_state(make):
     b = make()
     b.load_state_dict(state)
     assert draw(b, 200) == expected
+
+
+def test_for_rank_gives_each_rank_its_own_sequence():
+    from benchmark.samplers import RoundRobinSampler, UniformSampler
+    from benchmark.spaces import ChainSpace
+
+    space = ChainSpace()
+
+    def draws(sampler, n=130):
+        return [sampler.sample()[0] for _ in range(n)]
+
+    for make in (lambda: UniformSampler(space, seed=3), lambda: RoundRobinSampler(space, 3, "shuffle_once"),
+                 lambda: RoundRobinSampler(space, 3, "shuffle_every"), lambda: RoundRobinSampler(space, 3, "fixed")):
+        fresh, rank0, rank1 = make(), make(), make()
+        rank0.for_rank(0)
+        rank1.for_rank(1)
+        assert draws(rank0) == draws(fresh)  # rank 0 keeps the run's own sequence
+        seq0, seq1 = draws(rank0), draws(rank1)
+        assert seq0 != seq1
+        if getattr(fresh, "order", None) == "fixed":  # rotated: the two ranks never train the same child at once
+            assert all(a != b for a, b in zip(seq0, seq1))
+    every = RoundRobinSampler(space, 3, "shuffle_every")
+    every.for_rank(0)
+    cycles = draws(every, 128)
+    assert cycles[:64] != cycles[64:] and sorted(cycles[:64]) == sorted(cycles[64:]) == list(range(64))
