@@ -18,12 +18,26 @@ def require(condition: bool, key: str, value: Any, allowed: str) -> None:
         raise ConfigError(key, value, allowed)
 
 
+class SpawnedConfigError(ConfigError):
+    """A ConfigError raised in a spawned DDP process: only its text crosses the process boundary."""
+
+    def __init__(self, message: str) -> None:
+        ValueError.__init__(self, message)
+
+
+_SPAWNED = f"{ConfigError.__module__}.{ConfigError.__qualname__}: "
+
+
 def find_config_error(error: BaseException) -> ConfigError | None:
-    """The ConfigError behind `error`, if any (Hydra and Lightning wrap exceptions raised in user code)."""
+    """The ConfigError behind `error`, if any (Hydra and Lightning wrap exceptions raised in user code; a spawned DDP
+    process sends back only the traceback's text, which names it on its last line)."""
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
         if isinstance(error, ConfigError):
             return error
+        lines = [line for line in str(error).splitlines() if line.startswith(_SPAWNED)]
+        if type(error).__name__ == "ProcessRaisedException" and lines:
+            return SpawnedConfigError(lines[-1][len(_SPAWNED):])
         seen.add(id(error))
         error = error.__cause__ or error.__context__
     return None

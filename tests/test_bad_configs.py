@@ -87,3 +87,10 @@ def test_a_table_covering_fewer_than_two_ranked_children_stops_before_training(t
                    f"paths.cache_dir={cache_dir}", f"ground_truth.path={table}", check=False)
     assert proc.returncode == 2 and "covering 1 of the 64 ranked children" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "run" / "rankings.csv").exists()
+
+
+def test_an_error_raised_in_a_spawned_ddp_process_is_one_line_too(tmp_path, cache_dir):
+    proc = run_cli("trainer=ddp_cpu", "experiment=smoke", "logger=csv", "callbacks.ranking.top_k=100",
+                   f"hydra.run.dir={tmp_path}", f"paths.cache_dir={cache_dir}", check=False, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "error: callbacks.ranking.top_k=100 is not valid: at most the number of ranked children (64)" in proc.stderr
