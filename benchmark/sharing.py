@@ -103,7 +103,8 @@ class KeywordSharing(SharingPolicy):
 
     modes = ("share", "unshare")
 
-    def __init__(self, patterns: Sequence[str], mode: str = "share") -> None:
+    def __init__(self, patterns: Sequence[str] | str, mode: str = "share") -> None:
+        patterns = [patterns] if isinstance(patterns, str) else patterns  # sharing.patterns=stem means [stem]
         require(mode in self.modes, "sharing.mode", mode, f"one of {list(self.modes)}")
         require(len(patterns) > 0, "sharing.patterns", list(patterns), "at least one glob on unit names")
         self.patterns, self.mode = list(patterns), mode

@@ -42,6 +42,8 @@ CASES = [
     ("task=ground_truth gt_seeds=0", "error: gt_seeds=0"),
     ("task=ground_truth gt_num_shards=4 gt_shard=4", "error: gt_shard=4"),
     ("task=ground_truth ground_truth.chunk=0", "error: ground_truth.chunk=0"),
+    ("data=digits data.test_size=0", "error: data.test_size=0"),
+    ("data=digits data.test_size=1500", "error: data.test_size=1500"),
 ]
 
 

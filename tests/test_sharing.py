@@ -113,3 +113,9 @@ def test_supernet_initialises_exactly_its_units_in_order():
             fresh = space.build_unit(unit, SHAPE)
             for p, q in zip(net.unit(unit, copy).parameters(), fresh.parameters()):
                 assert torch.equal(p, q), (unit, copy)
+
+
+def test_a_single_keyword_pattern_may_be_given_as_a_string():
+    space = ChainSpace()
+    assert [KeywordSharing("stem").owner(c, u) for c in range(64) for u in space.unit_names()] == [
+        KeywordSharing(["stem"]).owner(c, u) for c in range(64) for u in space.unit_names()]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmark.data.base import ArrayDataModule
+from benchmark.errors import require
 from benchmark.spaces import DataShape
 
 
@@ -13,6 +14,8 @@ class DigitsDataModule(ArrayDataModule):
     def __init__(self, test_size: int = 360, **kwargs) -> None:
         kwargs.setdefault("val_size", 360)
         super().__init__(**kwargs)
+        require(isinstance(test_size, int) and 1 <= test_size and test_size + self.val_size < 1797, "data.test_size",
+                test_size, f"an integer >= 1 leaving training examples beside data.val_size={self.val_size} (of 1,797)")
         self.test_size = test_size
 
     def load_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
