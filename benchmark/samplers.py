@@ -105,9 +105,12 @@ class GradualSampler(Sampler):
         movable = [i for i, c in enumerate(space.choices) if len(c) > 1]
         require(bool(movable), "sampler", "gradual", "a space with at least one decision that has two or more choices")
         if decision_weights is not None:
-            require(len(decision_weights) == len(space.decisions) and all(w >= 0 for w in decision_weights)
+            require(len(decision_weights) == len(space.decisions)
+                    and all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0
+                            for w in decision_weights)
                     and sum(decision_weights[i] for i in movable) > 0, "sampler.decision_weights",
-                    list(decision_weights), f"{len(space.decisions)} non-negative weights, one per decision")
+                    list(decision_weights), f"{len(space.decisions)} non-negative numbers, one per decision, with a "
+                    f"positive weight on at least one decision that has two or more choices")
         super().__init__(space, seed)
         weights = torch.tensor([float(decision_weights[i]) if decision_weights is not None else 1.0
                                 for i in range(len(space.decisions))])

@@ -60,6 +60,10 @@ def test_gradual_moves_one_decision_per_step_and_reaches_every_child():
     assert len({a[:2] for a in biased}) == 1 and len({a[2] for a in biased}) == 4
     with pytest.raises(ConfigError, match="decision_weights"):
         GradualSampler(SPACE, decision_weights=[1, 1])
+    with pytest.raises(ConfigError, match="positive weight on at least one decision"):
+        GradualSampler(SPACE, decision_weights=[0, 0, 0])
+    with pytest.raises(ConfigError, match="non-negative numbers"):
+        GradualSampler(SPACE, decision_weights=["a", 1, 1])
 
 
 def test_fair_uses_every_op_of_every_layer_once_per_step():
