@@ -173,7 +173,13 @@ NAS-Bench-201 arch strings); `arch` holds either those or the ops form 'conv3 > 
         except ValueError as e:
             raise ValueError(f"{where}: {r[name_column]!r} is not a child of this space ({e})") from None
         child = space.name(arch)
-        seed = int(r.get("seed") or 0)
+        try:
+            value = float(r.get("seed") or 0)  # 777.0 from a spreadsheet is seed 777
+        except ValueError:
+            value = math.nan
+        if not value.is_integer():
+            raise ValueError(f"{where}: seed {r.get('seed')!r} is not an integer")
+        seed = int(value)
         if (child, seed) in seen:
             raise ValueError(f"{where}: duplicate row for child {child} seed {seed}")
         seen.add((child, seed))

@@ -148,3 +148,14 @@ def test_trainer_arguments_that_change_training_change_the_cache_key(make_cfg):
     assert provenance(make_cfg("+trainer.limit_train_batches=1.0"))["hash"] == default
     assert provenance(make_cfg("+trainer.limit_train_batches=4"))["hash"] != default
     assert provenance(make_cfg("+trainer.gradient_clip_val=1.0"))["hash"] != default
+
+
+def test_imported_seeds_may_be_written_as_floats_but_must_be_integers(tmp_path):
+    from benchmark.ground_truth import read_table
+    from benchmark.spaces import ChainSpace
+
+    (tmp_path / "t.csv").write_text("child,test_acc,seed\n0-0-0,0.5,777.0\n0-0-1,0.6,3\n")
+    assert read_table(tmp_path / "t.csv", ChainSpace()).seeds == [3, 777]
+    (tmp_path / "t.csv").write_text("child,test_acc,seed\n0-0-0,0.5,7.5\n")
+    with pytest.raises(ValueError, match=r"t.csv:2: seed '7.5' is not an integer"):
+        read_table(tmp_path / "t.csv", ChainSpace())
