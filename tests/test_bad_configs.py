@@ -43,7 +43,7 @@ CASES = [
     ("task=ground_truth gt_num_shards=4 gt_shard=4", "error: gt_shard=4"),
     ("task=ground_truth ground_truth.chunk=0", "error: ground_truth.chunk=0"),
     ("data=digits data.test_size=0", "error: data.test_size=0"),
-    ("data=digits data.test_size=1500", "error: data.test_size=1500"),
+    ("data=digits data.test_size=1797", "error: data.test_size=1797"),
 ]
 
 

@@ -14,8 +14,8 @@ class DigitsDataModule(ArrayDataModule):
     def __init__(self, test_size: int = 360, **kwargs) -> None:
         kwargs.setdefault("val_size", 360)
         super().__init__(**kwargs)
-        require(isinstance(test_size, int) and 1 <= test_size and test_size + self.val_size < 1797, "data.test_size",
-                test_size, f"an integer >= 1 leaving training examples beside data.val_size={self.val_size} (of 1,797)")
+        require(isinstance(test_size, int) and 1 <= test_size < 1797, "data.test_size", test_size,
+                "an integer from 1 to 1,796 (of the 1,797 images; data.val_size is then taken from the rest)")
         self.test_size = test_size
 
     def load_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
