@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from torch.multiprocessing import ProcessRaisedException
+
 
 class ConfigError(ValueError):
     """A configuration value that cannot work, reported with the key, the value and what would work."""
@@ -36,7 +38,7 @@ def find_config_error(error: BaseException) -> ConfigError | None:
         if isinstance(error, ConfigError):
             return error
         lines = [line for line in str(error).splitlines() if line.startswith(_SPAWNED)]
-        if type(error).__name__ == "ProcessRaisedException" and lines:
+        if isinstance(error, ProcessRaisedException) and lines:
             return SpawnedConfigError(lines[-1][len(_SPAWNED):])
         seen.add(id(error))
         error = error.__cause__ or error.__context__

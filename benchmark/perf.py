@@ -54,30 +54,35 @@ def _median_time(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(_times(fn, repeats))
 
 
-def _lightning_epochs(module: pl.LightningModule, dm: pl.LightningDataModule, epochs: int) -> list[float]:
-    """Wall time of `epochs` training epochs through a fresh Trainer, less the first (it pays for warm-up)."""
-    timer = _EpochTimer()
-    pl.Trainer(max_epochs=epochs + 1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-               enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
-               callbacks=[timer]).fit(module, datamodule=dm)
-    return timer.times[1:]
+class _EpochClock(pl.Callback):
+    """Lightning epochs timed start to start (so every epoch-end hook counts), with `between` (if given) run and timed
+    before each one: a baseline measured seconds apart from the epoch it is compared with."""
 
-
-class _EpochTimer(pl.Callback):
-    """Start-to-start epoch times, so that every epoch-end hook (logging, the schedule) is counted in its epoch."""
-
-    def __init__(self) -> None:
-        self.marks: list[float] = []
+    def __init__(self, between: Callable[[], object] | None = None) -> None:
+        self.between, self.mark, self.last = between, None, 0.0
+        self.pairs: list[tuple[float, float]] = []  # (Lightning epoch, baseline run before it)
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.marks.append(time.perf_counter())
+        self._close()
+        self.last = _times(self.between, 1)[0] if self.between is not None else 0.0
+        self.mark = time.perf_counter()
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.marks.append(time.perf_counter())
+        self._close()
 
-    @property
-    def times(self) -> list[float]:
-        return [b - a for a, b in zip(self.marks, self.marks[1:])]
+    def _close(self) -> None:
+        if self.mark is not None:
+            self.pairs.append((time.perf_counter() - self.mark, self.last))
+
+
+def _timed_fit(module: pl.LightningModule, dm: pl.LightningDataModule, epochs: int,
+               between: Callable[[], object] | None = None) -> list[tuple[float, float]]:
+    """`epochs` timed epochs through a fresh Trainer (plus a first one, dropped: it pays for warm-up)."""
+    clock = _EpochClock(between)
+    pl.Trainer(max_epochs=epochs + 1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+               enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+               callbacks=[clock]).fit(module, datamodule=dm)
+    return clock.pairs[1:]
 
 
 def ranking_cost(cache_dir: str, rounds: int, repeats: int, calib_batches: int = 2) -> dict[str, float]:
@@ -96,7 +101,7 @@ def ranking_cost(cache_dir: str, rounds: int, repeats: int, calib_batches: int =
     epochs: list[float] = []
     tree: list[float] = []
     for _ in range(rounds):
-        epochs += _lightning_epochs(module, dm, 2)
+        epochs += [epoch for epoch, _ in _timed_fit(module, dm, 2)]
         tree += _times(lambda: evaluate_children(supernet, children, val, calib), repeats)
     naive = _times(lambda: evaluate_child_by_child(supernet, children, val, calib), max(1, repeats // 2))
     epoch, ranking = min(epochs), min(tree)
@@ -148,29 +153,6 @@ def ground_truth_throughput(cache_dir: str, children: int, epochs: int, chunk: i
             "max_abs_test_acc_diff": max(abs(a["test_acc"] - b["test_acc"]) for a, b in zip(stacked, alone))}
 
 
-class _Alternate(pl.Callback):
-    """Runs `other` (timed) between Lightning's epochs, so each Lightning epoch has a baseline run seconds apart.
-
-    Lightning epochs are timed start to start (their epoch-end hooks included), excluding the baseline's run."""
-
-    def __init__(self, other: Callable[[], object]) -> None:
-        self.other, self.mark = other, None
-        self.pairs: list[tuple[float, float]] = []
-        self._last: float | None = None
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._close()
-        self._last = _times(self.other, 1)[0]
-        self.mark = time.perf_counter()
-
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._close()
-
-    def _close(self) -> None:
-        if self.mark is not None:
-            self.pairs.append((time.perf_counter() - self.mark, self._last))
-
-
 class _BareStep(pl.LightningModule):
     """The plain loop's step as a LightningModule (manual optimization, no metrics): what Lightning's own loop costs."""
 
@@ -192,8 +174,7 @@ class _BareStep(pl.LightningModule):
 def _alternating(module: pl.LightningModule, plain_net: nn.Module, step: Callable[[nn.Module, tuple], torch.Tensor],
                  dm: pl.LightningDataModule, epochs: int) -> tuple[float, float, float]:
     """Lightning epochs of `module` alternating with plain-loop epochs of `plain_net` (Lightning, plain, Lightning,
-    ...) so both see the same machine: median seconds per step of each, and the median ratio of adjacent pairs (the
-    first pair, warm-up, is dropped)."""
+    ...) so both see the same machine: median seconds per step of each, and the median ratio of adjacent pairs."""
     optimizer = torch.optim.SGD(plain_net.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
 
     def plain_epoch() -> None:
@@ -203,11 +184,7 @@ def _alternating(module: pl.LightningModule, plain_net: nn.Module, step: Callabl
             loss.backward()
             optimizer.step()
 
-    alternate = _Alternate(plain_epoch)
-    pl.Trainer(max_epochs=epochs + 1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-               enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
-               callbacks=[alternate]).fit(module, datamodule=dm)
-    pairs, steps = alternate.pairs[1:], len(dm.train_dataloader())
+    pairs, steps = _timed_fit(module, dm, epochs, between=plain_epoch), len(dm.train_dataloader())
     return (statistics.median(p[0] for p in pairs) / steps, statistics.median(p[1] for p in pairs) / steps,
             statistics.median(a / b for a, b in pairs))
 
@@ -238,8 +215,8 @@ def loop_overhead(cache_dir: str, epochs: int) -> dict[str, float]:
 
     def linear() -> tuple[nn.Module, Callable[[nn.Module, tuple], torch.Tensor]]:
         torch.manual_seed(0)
-        return nn.Linear(math.prod(dm.shape.input_size), dm.shape.num_classes), lambda n, b: F.cross_entropy(n(b[0].flatten(1)),
-                                                                                                b[1])
+        net = nn.Linear(math.prod(dm.shape.input_size), dm.shape.num_classes)
+        return net, lambda n, b: F.cross_entropy(n(b[0].flatten(1)), b[1])
 
     bare, plain, _ = _alternating(_BareStep(*linear()), *linear(), dm, epochs)
     results.update(lightning_step_cost_ms=(bare - plain) * 1e3, linear_plain_step_ms=plain * 1e3)
