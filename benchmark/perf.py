@@ -14,6 +14,9 @@ Prints each figure as a ratio against a baseline measured in the same process (m
 - training-free proxies: seconds to score all children of the default space, per proxy, and FreeFlow on all 15,625
   NAS-Bench-201 cells;
 - with --spaces: each search space's training step and ranking cost on MNIST-1D, and its step on CIFAR-10-sized batches.
+
+`--device cuda` measures the same figures on the first GPU (Lightning with `accelerator="gpu"`, ground truth with
+`trainer=gpu`, the matmul peak at 8192², which fills a GPU); the proxies are CPU-only and are skipped there.
 """
 from __future__ import annotations
 
@@ -41,11 +44,19 @@ from benchmark.spaces import ChainSpace, DataShape
 from benchmark.supernet import Supernet
 
 
+def _synchronize() -> None:
+    """Wait for queued GPU work, so that a host clock reads work done rather than work launched (CPU: no-op)."""
+    if torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 def _times(fn: Callable[[], object], repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
+        _synchronize()
         start = time.perf_counter()
         fn()
+        _synchronize()
         times.append(time.perf_counter() - start)
     return times
 
@@ -65,6 +76,7 @@ class _EpochClock(pl.Callback):
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._close()
         self.last = _times(self.between, 1)[0] if self.between is not None else 0.0
+        _synchronize()
         self.mark = time.perf_counter()
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -72,20 +84,27 @@ class _EpochClock(pl.Callback):
 
     def _close(self) -> None:
         if self.mark is not None:
+            _synchronize()
             self.pairs.append((time.perf_counter() - self.mark, self.last))
 
 
-def _timed_fit(module: pl.LightningModule, dm: pl.LightningDataModule, epochs: int,
+def _accelerator(device: torch.device) -> str:
+    return "gpu" if device.type == "cuda" else "cpu"
+
+
+def _timed_fit(module: pl.LightningModule, dm: pl.LightningDataModule, epochs: int, device: torch.device,
                between: Callable[[], object] | None = None) -> list[tuple[float, float]]:
-    """`epochs` timed epochs through a fresh Trainer (plus a first one, dropped: it pays for warm-up)."""
+    """`epochs` timed epochs through a fresh Trainer (plus a first one, dropped: it pays for warm-up). Lightning moves
+    the module back to the CPU when fit ends."""
     clock = _EpochClock(between)
-    pl.Trainer(max_epochs=epochs + 1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-               enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+    pl.Trainer(max_epochs=epochs + 1, accelerator=_accelerator(device), devices=1, logger=False,
+               enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
                callbacks=[clock]).fit(module, datamodule=dm)
     return clock.pairs[1:]
 
 
-def ranking_cost(cache_dir: str, rounds: int, repeats: int, calib_batches: int = 2) -> dict[str, float]:
+def ranking_cost(cache_dir: str, rounds: int, repeats: int, device: torch.device,
+                 calib_batches: int = 2) -> dict[str, float]:
     """Ranking every child vs. a training epoch, in interleaved rounds (a few epochs, then a few rankings of the
     weights they reached) so that a noisy spell of the machine hits both; each side's figure is its fastest run
     (noise only ever adds time)."""
@@ -96,12 +115,14 @@ def ranking_cost(cache_dir: str, rounds: int, repeats: int, calib_batches: int =
     supernet = Supernet(space, FullSharing(), dm.shape)
     module = SupernetModule(supernet, UniformSampler(space), partial(torch.optim.SGD, lr=0.05, momentum=0.9,
                                                                       weight_decay=1e-4))
-    val, calib = list(dm.val_dataloader()), dm.calibration_inputs(calib_batches)
+    val = [(x.to(device), y.to(device)) for x, y in dm.val_dataloader()]
+    calib = [x.to(device) for x in dm.calibration_inputs(calib_batches)]
     children = range(supernet.num_children)
     epochs: list[float] = []
     tree: list[float] = []
     for _ in range(rounds):
-        epochs += [epoch for epoch, _ in _timed_fit(module, dm, 2)]
+        epochs += [epoch for epoch, _ in _timed_fit(module, dm, 2, device)]
+        supernet.to(device)
         tree += _times(lambda: evaluate_children(supernet, children, val, calib), repeats)
     naive = _times(lambda: evaluate_child_by_child(supernet, children, val, calib), max(1, repeats // 2))
     epoch, ranking = min(epochs), min(tree)
@@ -122,7 +143,7 @@ def _ranking_and_epoch_flops(supernet: Supernet, dm: MNIST1DDataModule, val: lis
     with FlopCounterMode(display=False) as counter:
         evaluate_children(supernet, children, val, calib)
     ranking = counter.get_total_flops()
-    x, y = next(iter(dm.train_dataloader()))
+    x, y = (t.to(next(supernet.parameters()).device) for t in next(iter(dm.train_dataloader())))
     with FlopCounterMode(display=False) as counter, torch.random.fork_rng():
         for child in children:
             F.cross_entropy(supernet(x, child), y).backward()
@@ -130,7 +151,8 @@ def _ranking_and_epoch_flops(supernet: Supernet, dm: MNIST1DDataModule, val: lis
     return ranking, counter.get_total_flops() / len(children) * len(dm.train_dataloader())
 
 
-def ground_truth_throughput(cache_dir: str, children: int, epochs: int, chunk: int) -> dict[str, float]:
+def ground_truth_throughput(cache_dir: str, children: int, epochs: int, chunk: int,
+                            device: torch.device) -> dict[str, float]:
     from hydra import compose, initialize_config_dir
 
     from benchmark.tasks.ground_truth import train_chunk
@@ -138,7 +160,8 @@ def ground_truth_throughput(cache_dir: str, children: int, epochs: int, chunk: i
     conf = Path(__file__).resolve().parents[1] / "conf"
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
         cfg = compose("config", overrides=[f"ground_truth.epochs={epochs}", f"paths.cache_dir={cache_dir}",
-                                           "paths.root_dir=.", "paths.output_dir=."])
+                                           "paths.root_dir=.", "paths.output_dir=.",
+                                           f"trainer={'gpu' if device.type == 'cuda' else 'cpu'}"])
     dm = MNIST1DDataModule(cache_dir=cache_dir)
     dm.setup()
     space, ids = ChainSpace(), list(range(children))
@@ -172,24 +195,25 @@ class _BareStep(pl.LightningModule):
 
 
 def _alternating(module: pl.LightningModule, plain_net: nn.Module, step: Callable[[nn.Module, tuple], torch.Tensor],
-                 dm: pl.LightningDataModule, epochs: int) -> tuple[float, float, float]:
+                 dm: pl.LightningDataModule, epochs: int, device: torch.device) -> tuple[float, float, float]:
     """Lightning epochs of `module` alternating with plain-loop epochs of `plain_net` (Lightning, plain, Lightning,
     ...) so both see the same machine: median seconds per step of each, and the median ratio of adjacent pairs."""
+    plain_net.to(device)
     optimizer = torch.optim.SGD(plain_net.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
 
     def plain_epoch() -> None:
         for batch in dm.train_dataloader():
-            loss = step(plain_net, batch)
+            loss = step(plain_net, [t.to(device) for t in batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
 
-    pairs, steps = _timed_fit(module, dm, epochs, between=plain_epoch), len(dm.train_dataloader())
+    pairs, steps = _timed_fit(module, dm, epochs, device, between=plain_epoch), len(dm.train_dataloader())
     return (statistics.median(p[0] for p in pairs) / steps, statistics.median(p[1] for p in pairs) / steps,
             statistics.median(a / b for a, b in pairs))
 
 
-def loop_overhead(cache_dir: str, epochs: int) -> dict[str, float]:
+def loop_overhead(cache_dir: str, epochs: int, device: torch.device) -> dict[str, float]:
     """Supernet steps through SupernetModule vs. a hand-written loop doing the same sampling, forward, backward and
     step on the same batches; and, to tell Lightning's own per-step cost from the module's, a bare LightningModule
     doing exactly the plain step, on the supernet and on a linear model (where the step itself costs almost nothing).
@@ -208,9 +232,9 @@ def loop_overhead(cache_dir: str, epochs: int) -> dict[str, float]:
     net, _ = supernet()
     module = SupernetModule(net, UniformSampler(space), partial(torch.optim.SGD, lr=0.05, momentum=0.9,
                                                                  weight_decay=1e-4))
-    lightning, plain, ratio = _alternating(module, *supernet(), dm, epochs)
+    lightning, plain, ratio = _alternating(module, *supernet(), dm, epochs, device)
     results.update(lightning_steps_per_s=1 / lightning, plain_steps_per_s=1 / plain, overhead_ratio=ratio)
-    bare, plain, ratio = _alternating(_BareStep(*supernet()), *supernet(), dm, epochs)
+    bare, plain, ratio = _alternating(_BareStep(*supernet()), *supernet(), dm, epochs, device)
     results.update(bare_lightning_ratio=ratio)
 
     def linear() -> tuple[nn.Module, Callable[[nn.Module, tuple], torch.Tensor]]:
@@ -218,7 +242,7 @@ def loop_overhead(cache_dir: str, epochs: int) -> dict[str, float]:
         net = nn.Linear(math.prod(dm.shape.input_size), dm.shape.num_classes)
         return net, lambda n, b: F.cross_entropy(n(b[0].flatten(1)), b[1])
 
-    bare, plain, _ = _alternating(_BareStep(*linear()), *linear(), dm, epochs)
+    bare, plain, _ = _alternating(_BareStep(*linear()), *linear(), dm, epochs, device)
     results.update(lightning_step_cost_ms=(bare - plain) * 1e3, linear_plain_step_ms=plain * 1e3)
     return results
 
@@ -284,15 +308,17 @@ def training_memory(steps: int = 8) -> dict[str, dict[str, int]]:
     return out
 
 
-def arithmetic_intensity(repeats: int) -> dict[str, float]:
-    """FLOPs of one training step (forward + backward, counted by torch) over its time, against a large matmul."""
+def arithmetic_intensity(repeats: int, device: torch.device) -> dict[str, float]:
+    """FLOPs of one training step (forward + backward, counted by torch) over its time, against a large float32 matmul
+    (1024² on a CPU; 8192² on a GPU, which a smaller one does not fill)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     shape = MNIST1DDataModule.shape
     torch.manual_seed(0)
-    net = Supernet(ChainSpace(), FullSharing(), shape)
+    net = Supernet(ChainSpace(), FullSharing(), shape).to(device)
     optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
-    x, y = torch.randn(128, *shape.input_size), torch.randint(shape.num_classes, (128,))
+    x = torch.randn(128, *shape.input_size, device=device)
+    y = torch.randint(shape.num_classes, (128,), device=device)
 
     def step() -> None:
         optimizer.zero_grad()
@@ -303,24 +329,26 @@ def arithmetic_intensity(repeats: int) -> dict[str, float]:
         step()
     step_flops = counter.get_total_flops()
     step_s = _median_time(step, repeats * 5)
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    n = 8192 if device.type == "cuda" else 1024
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    a @ b  # warm-up (library handles)
     matmul_s = _median_time(lambda: a @ b, repeats * 3)
-    achieved, peak = step_flops / step_s / 1e9, 2 * 1024 ** 3 / matmul_s / 1e9
+    achieved, peak = step_flops / step_s / 1e9, 2 * n ** 3 / matmul_s / 1e9
     return {"step_gflop": step_flops / 1e9, "step_s": step_s, "achieved_gflops": achieved, "matmul_gflops": peak,
-            "fraction_of_peak": achieved / peak}
+            "matmul_size": n, "fraction_of_peak": achieved / peak}
 
 
-def kernel_rates(repeats: int) -> dict[str, float]:
+def kernel_rates(repeats: int, device: torch.device) -> dict[str, float]:
     """The kernels behind the ranking and ground-truth figures: one 16-channel 3-tap convolution at the evaluation
     batch (400 x 40 positions), in GFLOP/s; and one layer of 16 children at batch 128, forward + backward, as 16
     separate convolutions vs. one grouped convolution (how side-by-side training stacks children)."""
     shape, n, width = MNIST1DDataModule.shape, 16, 16
-    x, w = torch.randn(400, width, shape.length), torch.randn(width, width, 3)
+    x, w = torch.randn(400, width, shape.length, device=device), torch.randn(width, width, 3, device=device)
     conv_s = _median_time(lambda: F.conv1d(x, w, padding=1), repeats * 20)
-    xs = [torch.randn(128, width, shape.length, requires_grad=True) for _ in range(n)]
-    ws = [torch.randn(width, width, 3, requires_grad=True) for _ in range(n)]
-    xg = torch.randn(128, n * width, shape.length, requires_grad=True)
-    wg = torch.randn(n * width, width, 3, requires_grad=True)
+    xs = [torch.randn(128, width, shape.length, device=device, requires_grad=True) for _ in range(n)]
+    ws = [torch.randn(width, width, 3, device=device, requires_grad=True) for _ in range(n)]
+    xg = torch.randn(128, n * width, shape.length, device=device, requires_grad=True)
+    wg = torch.randn(n * width, width, 3, device=device, requires_grad=True)
     separate = _median_time(lambda: sum(F.conv1d(a, b, padding=1).square().sum() for a, b in zip(xs, ws)).backward(),
                             repeats * 5)
     grouped = _median_time(lambda: F.conv1d(xg, wg, padding=1, groups=n).square().sum().backward(), repeats * 5)
@@ -328,28 +356,30 @@ def kernel_rates(repeats: int) -> dict[str, float]:
             "layer_grouped_s": grouped}
 
 
-def space_costs(cache_dir: str, repeats: int) -> dict[str, dict[str, float]]:
+def space_costs(cache_dir: str, repeats: int, device: torch.device) -> dict[str, dict[str, float]]:
     """Per space: median supernet training step (batch 128) and one ranking on MNIST-1D; step at batch 64 on
     CIFAR-10-sized random images for spaces that take images."""
     from benchmark.spaces import DeeperInsightsSpace, NB201Space, TransformerSpace
 
     dm = MNIST1DDataModule(cache_dir=cache_dir)
     dm.setup()
-    val, calib = list(dm.val_dataloader()), dm.calibration_inputs(2)
-    x, y = next(iter(dm.train_dataloader()))
+    val = [(x.to(device), y.to(device)) for x, y in dm.val_dataloader()]
+    calib = [x.to(device) for x in dm.calibration_inputs(2)]
+    x, y = (t.to(device) for t in next(iter(dm.train_dataloader())))
     image = DataShape(channels=3, length=32, num_classes=10, height=32)
     out = {}
     for name, space in {"chain": ChainSpace(), "deeper_insights": DeeperInsightsSpace(), "nb201": NB201Space(),
                         "transformer": TransformerSpace()}.items():
         row = {}
         for label, shape, xs, ys in [("mnist1d", dm.shape, x, y),
-                                     ("cifar10", image, torch.randn(64, 3, 32, 32), torch.randint(10, (64,)))]:
+                                     ("cifar10", image, torch.randn(64, 3, 32, 32, device=device),
+                                      torch.randint(10, (64,), device=device))]:
             try:
                 space.check_data(shape)
             except ConfigError:  # a space for sequences only
                 continue
             torch.manual_seed(0)
-            net = Supernet(space, FullSharing(), shape)
+            net = Supernet(space, FullSharing(), shape).to(device)
             optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
             sampler = UniformSampler(space)
 
@@ -397,20 +427,26 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--chunk", type=int, default=16, help="children trained side by side")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--spaces", action="store_true", help="also the cost of every search space")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where to measure (default: cpu)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(torch.get_num_threads())
-    results = {"ranking_cost": ranking_cost(args.cache_dir, rounds=1 if args.quick else 4,
-                                            repeats=2 if args.quick else 3)}
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device is visible (torch.cuda.is_available() is False); use --device cpu")
+    device = torch.device(args.device)
+    name = torch.cuda.get_device_name() if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
+    results: dict = {"device": name}
+    results["ranking_cost"] = ranking_cost(args.cache_dir, rounds=1 if args.quick else 4,
+                                           repeats=2 if args.quick else 3, device=device)
     results["ground_truth"] = ground_truth_throughput(args.cache_dir, children=8 if args.quick else 32,
-                                                      epochs=1 if args.quick else 3, chunk=args.chunk)
-    results["loop_overhead"] = loop_overhead(args.cache_dir, epochs=2 if args.quick else 20)
+                                                      epochs=1 if args.quick else 3, chunk=args.chunk, device=device)
+    results["loop_overhead"] = loop_overhead(args.cache_dir, epochs=2 if args.quick else 20, device=device)
     results["sharing_memory"] = sharing_memory()
     results["training_memory"] = training_memory()
-    results["arithmetic_intensity"] = arithmetic_intensity(repeats=2 if args.quick else 7)
-    results["proxy_seconds_all_children"] = proxy_speed(args.cache_dir)
-    results["kernels"] = kernel_rates(repeats=2 if args.quick else 7)
+    results["arithmetic_intensity"] = arithmetic_intensity(repeats=2 if args.quick else 7, device=device)
+    if device.type == "cpu":
+        results["proxy_seconds_all_children"] = proxy_speed(args.cache_dir)
+    results["kernels"] = kernel_rates(repeats=2 if args.quick else 7, device=device)
     r = results["ranking_cost"]
-    print(f"threads={torch.get_num_threads()}  (default space: 64 children, MNIST-1D, 800 validation examples)")
+    print(f"device: {results['device']}  (default space: 64 children, MNIST-1D, 800 validation examples)")
     print(f"one supernet training epoch (Lightning) : {r['train_epoch_s'] * 1e3:8.1f} ms")
     print(f"rank all children, prefix tree          : {r['ranking_s'] * 1e3:8.1f} ms   "
           f"ratio to an epoch: {r['ranking_over_epoch']:.2f}")
@@ -436,18 +472,20 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
               f"{m['momentum'] / 1024:.1f} + {m['gradients'] / 1024:.1f} + {m['activations'] / 1024:.1f}")
     a = results["arithmetic_intensity"]
     print(f"training step (default supernet, batch 128): {a['step_gflop']:.3f} GFLOP in {a['step_s'] * 1e3:.1f} ms = "
-          f"{a['achieved_gflops']:.1f} GFLOP/s; 1024^2 matmul peak {a['matmul_gflops']:.1f} GFLOP/s -> "
+          f"{a['achieved_gflops']:.1f} GFLOP/s; {a['matmul_size']}^2 matmul peak {a['matmul_gflops']:.1f} GFLOP/s -> "
           f"{a['fraction_of_peak']:.1%} of peak")
     k = results["kernels"]
     print(f"kernels: a 16-channel 3-tap convolution at batch 400 runs at {k['conv_gflops']:.1f} GFLOP/s; a layer of 16 "
           f"children (batch 128, fwd + bwd) takes {k['layer_separate_s'] * 1e3:.1f} ms as separate convolutions, "
           f"{k['layer_grouped_s'] * 1e3:.1f} ms as one grouped convolution")
-    proxy = dict(results["proxy_seconds_all_children"])
-    nb201 = proxy.pop("freeflow_nb201_all_15625")
-    print("training-free proxies, seconds for all 64 children: " + ", ".join(f"{k} {v:.2f}" for k, v in proxy.items()))
-    print(f"FreeFlow on all 15,625 NAS-Bench-201 cells (CIFAR-10 shapes, float64): {nb201:.2f} s")
+    if "proxy_seconds_all_children" in results:
+        proxy = dict(results["proxy_seconds_all_children"])
+        nb201 = proxy.pop("freeflow_nb201_all_15625")
+        print("training-free proxies, seconds for all 64 children: " +
+              ", ".join(f"{k} {v:.2f}" for k, v in proxy.items()))
+        print(f"FreeFlow on all 15,625 NAS-Bench-201 cells (CIFAR-10 shapes, float64): {nb201:.2f} s")
     if args.spaces:
-        results["spaces"] = space_costs(args.cache_dir, repeats=2 if args.quick else 5)
+        results["spaces"] = space_costs(args.cache_dir, repeats=2 if args.quick else 5, device=device)
         print("search spaces (full sharing; MNIST-1D step at batch 128, ranking with 2 calibration batches; "
               "CIFAR-10-sized step at batch 64):")
         for name, c in results["spaces"].items():

@@ -46,6 +46,7 @@ def train_chunk(cfg: DictConfig, space: SearchSpace, dm: ArrayDataModule, seed: 
         trainer.fit(module, train_dataloaders=dm.train_dataloader(generator=torch.Generator().manual_seed(seed)))
     finally:
         quiet.setLevel(level)
+    stack.to(trainer.strategy.root_device)  # fit ends by moving the module to the CPU; evaluate where it trained
     val, test = stack_accuracy(stack, dm.val_dataloader()), stack_accuracy(stack, dm.test_dataloader())
     return [{"child": space.name(c), "seed": seed, "val_acc": v, "test_acc": t,
              "params": sum(p.numel() for p in space.build_child(c, dm.shape).parameters()),
