@@ -1,4 +1,6 @@
 """Ranking children with shared weights: the prefix tree equals child-by-child evaluation, and leaves no trace."""
+import copy
+
 import pytest
 import pytorch_lightning as pl
 import torch
@@ -7,7 +9,7 @@ import torch.nn.functional as F
 from benchmark.callbacks.ranking import rank_children
 from benchmark.data import MNIST1DDataModule
 from benchmark.evaluation import ChildScore, evaluate_child_by_child, evaluate_children
-from benchmark.sharing import FullSharing, PartialSharing, PrefixSharing
+from benchmark.sharing import FullSharing, NoSharing, PartialSharing, PrefixSharing
 from benchmark.spaces import ChainSpace
 from benchmark.supernet import Supernet
 
@@ -90,3 +92,63 @@ def test_prefix_tree_shares_every_common_prefix():
     shape = DataShape(1, 40, 10)
     assert count(_prefix_tree(Supernet(ChainSpace(), FullSharing(), shape), range(64))) == 149
     assert count(_prefix_tree(Supernet(ChainSpace(), PartialSharing(64, "random"), shape), range(64))) == 320
+
+
+@pytest.mark.parametrize("policy", [FullSharing, lambda: PartialSharing(4, "random"), lambda: PrefixSharing(1),
+                                    NoSharing])
+@pytest.mark.parametrize("calibrate", [True, False])
+def test_stacked_nodes_equal_node_by_node_bit_for_bit(data, policy, calibrate):
+    """Stacking the nodes of one depth (the GPU default) computes exactly what node-by-node evaluation does."""
+    val, calib, dm = data
+    net = trained_supernet(policy(), dm, steps=10)
+    calib = calib if calibrate else []
+    one = evaluate_children(net, range(64), val, calib, block=1)
+    for block in (3, 64):
+        assert evaluate_children(net, range(64), val, calib, block=block) == one
+
+
+def test_transformer_stacked_equals_node_by_node(data):
+    from benchmark.spaces import TransformerSpace
+
+    val, calib, dm = data
+    pl.seed_everything(0)
+    net = Supernet(TransformerSpace(), FullSharing(), dm.shape)
+    assert evaluate_children(net, range(64), val, calib, block=64) == evaluate_children(net, range(64), val, calib,
+                                                                                         block=1)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"affine": False}, {"track_running_stats": False}, {"momentum": 0.3}])
+def test_per_node_batchnorm_is_separate_batchnorms(kwargs):
+    """m nodes' inputs stacked along the batch through one BatchNorm = m BatchNorms, each calibrated on its own node
+    (cumulative average) and then measured with its own statistics."""
+    from benchmark.evaluation import _PerNodeBatchNorm
+
+    torch.manual_seed(0)
+    m, bn = 3, torch.nn.BatchNorm1d(4, **kwargs)
+    if bn.weight is not None:
+        torch.nn.init.normal_(bn.weight), torch.nn.init.normal_(bn.bias)
+    batches = [[torch.randn(5, 4, 7) * (i + 1) + i for i in range(m)] for _ in range(2)]  # per batch, per node
+    copies = [copy.deepcopy(bn) for _ in range(m)]
+    expected = []
+    for i, c in enumerate(copies):
+        c.reset_running_stats()
+        c.momentum = None
+        c.train()
+        expected.append([c(b[i]) for b in batches])
+    bn.train()
+    with _PerNodeBatchNorm([bn], m, True, [None] * m) as per_node:
+        for j, b in enumerate(batches):
+            per_node.step()
+            assert torch.equal(bn(torch.cat(b)), torch.cat([e[j] for e in expected]))
+    stats = [per_node.node_stats(i) for i in range(m)]
+    for c, s in zip(copies, stats):
+        if c.running_mean is None:
+            assert s == [None]
+        else:
+            assert torch.equal(s[0][0], c.running_mean) and torch.equal(s[0][1], c.running_var)
+        c.eval()
+    bn.eval()
+    with _PerNodeBatchNorm([bn], m, False, stats):
+        x = [torch.randn(6, 4, 7) for _ in range(m)]
+        assert torch.equal(bn(torch.cat(x)), torch.cat([c(xi) for c, xi in zip(copies, x)]))
+    assert "forward" not in bn.__dict__  # the module is itself again

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The GPU figures in README "Performance": the speed benchmark on the GPU, the default run on the GPU, the trainer=ddp
-# path (NCCL, spawned processes) on the GPUs there are, and the default variance study end to end.
+# The GPU figures in README "Performance": the GPU tests, the speed benchmark on the GPU, the default run on the GPU,
+# the trainer=ddp path (NCCL, spawned processes) on the GPUs there are, and the default variance study end to end.
 # Each step is timed and logged on its own and a failing step does not stop the others.
 # Usage: bash experiments/gpu/check.sh [output folder]   (MNIST-1D is taken from .cache/ when it is there)
 set -uo pipefail
@@ -22,10 +22,12 @@ step() {  # step NAME TIMEOUT_S COMMAND...: run, log to $out/NAME.log, print its
   printf '%-10s rc=%-3s %6d ms\n' "$name" "$rc" $((($(date +%s%N) - start) / 1000000)) | tee -a "$out/steps.txt"
 }
 
+step tests 120 python -m pytest -q -p no:cacheprovider tests/test_gpu.py
 step perf 200 python -m benchmark.perf --device cuda --spaces --json "$out/perf.json"
 step run 90 python run.py trainer=gpu logger=csv hydra.run.dir="$out/run"
 step ddp 90 python run.py trainer=ddp trainer.devices="$gpus" trainer.max_epochs=2 logger=csv hydra.run.dir="$out/ddp"
 step end2end 240 bash experiments/variance/end_to_end.sh "$out/end_to_end" trainer=gpu
+tail -n 3 "$out/tests.log"
 tail -n 25 "$out/perf.log"
 tail -n 2 "$out/end_to_end/sweep.log" 2>/dev/null
 cat "$out/steps.txt"
