@@ -25,22 +25,16 @@ import numpy as np
 import yaml
 from hydra.experimental.callback import Callback
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from benchmark import metrics
 from benchmark.callbacks.ranking import HEADER
 from benchmark.ground_truth import read_table
 from benchmark.spaces import SearchSpace
+from benchmark.variants import variant_overrides
 from benchmark.io import atomic_path, write_csv
 
 log = logging.getLogger(__name__)
-
-# Overrides that do not change what a run ranks (the interference probe is tested to leave rankings untouched).
-# A resumed run is the same run, on whatever hardware; more devices are not (DDP shards the data: another effective
-# batch size), so trainer.devices splits variants.
-IGNORED_OVERRIDE_PREFIXES = ("seed=", "hydra.", "paths.", "logger", "resume=", "ckpt_path=", "trainer.accelerator",
-                             "callbacks=with_interference", "callbacks.interference.")
-
 
 class ReportError(ValueError):
     """Inputs that cannot be reported together (e.g. runs of different spaces)."""
@@ -79,9 +73,20 @@ def find_run_folders(paths: Sequence[str | Path]) -> list[Path]:
     return sorted(set(found))
 
 
-def _overrides(overrides: list[str]) -> dict[str, str]:
-    kept = [o.lstrip("+~") for o in overrides if not o.lstrip("+~").startswith(IGNORED_OVERRIDE_PREFIXES)]
-    return dict(o.split("=", 1) if "=" in o else (o, "") for o in kept)
+def _study(folder: Path, config: dict[str, Any]) -> str:
+    """The run's study name as its W&B group was resolved: the saved config keeps `${hydra:...}` unresolved, so it is
+    resolved here against the run's own `.hydra/hydra.yaml` ('' where that cannot be done)."""
+    study, hydra_file = str(config.get("study", "")), folder / ".hydra" / "hydra.yaml"
+    if "${" not in study:
+        return study
+    if not hydra_file.exists():
+        return ""
+    try:
+        node = OmegaConf.create({"study": study.replace("${hydra:", "${hydra."),
+                                 "hydra": yaml.safe_load(hydra_file.read_text())["hydra"]})
+        return str(node.study)
+    except Exception:  # an old or hand-made run folder: group its report under 'report'
+        return ""
 
 
 def assign_variants(runs: list[Run]) -> dict[str, str]:
@@ -132,7 +137,7 @@ def load_run(folder: Path) -> Run:
         raise ValueError("rankings.csv holds non-finite accuracies")
     # Listed by the rank column, so that the metrics judge the run's own pick when accuracies tie (see metrics.py).
     epochs = {e: dict(sorted(children.items(), key=lambda kv: order[e][kv[0]])) for e, children in epochs.items()}
-    return Run(folder, int(config.get("seed", 0)), _overrides(overrides), str(config.get("study", "")),
+    return Run(folder, int(config.get("seed", 0)), variant_overrides(overrides), _study(folder, config),
                {**{k: space[k] for k in ("space", "decisions", "choices", "num_children")},
                 "space_size": space.get("space_size", space["num_children"])}, epochs, truth or None)
 

@@ -75,7 +75,7 @@ def test_experiment_presets_change_what_they_say(make_cfg):
     assert (di.data._target_.endswith("CIFAR10DataModule") and di.search_space._target_.endswith("DeeperInsightsSpace")
             and di.sampler.order == "fixed" and di.trainer.accelerator == "gpu" and di.trainer.max_epochs == 200
             and di.module.optimizer.lr == 0.025 and di.module.scheduler.T_max == 200 and di.gt_seeds == 10
-            and di.study == "cifar10-deeper_insights-full-round_robin")
+            and di.study == "cifar10-deeper_insights-full-round_robin-experiment=deeper_insights_cifar10")
     nb = make_cfg("experiment=nb201_cifar10")
     assert (nb.search_space._target_.endswith("NB201Space") and nb.module.optimizer.nesterov
             and nb.module.optimizer.weight_decay == 5e-4 and nb.data.batch_size == 256)

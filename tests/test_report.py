@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from benchmark import metrics
-from benchmark.report import ReportError, build_report, load_inputs
+from benchmark.report import ReportError, build_report, load_inputs, load_run
 from tests.conftest import run_cli
 
 CHILDREN = [f"{a}-{b}" for a in range(3) for b in range(3)]
@@ -109,6 +109,9 @@ def test_multirun_ends_with_a_report(tmp_path, cache_dir):
     assert "| default | 2 |" in text and "Skipped" not in text
     assert list((report / "wandb").glob("offline-run-*"))
     assert sorted(p.name for p in sweep.iterdir()) == ["0", "1", "multirun.yaml", "report"]  # nothing stray
+    # the report groups its W&B run with the seeds' runs: the study name as the runs resolved it
+    assert load_run(sweep / "0").study == ("mnist1d-chain-full-uniform-experiment=smoke,trainer.limit_train_batches=3,"
+                                           "trainer.max_epochs=2")
 
 
 def test_proxies_appear_as_baseline_rows(tmp_path):
