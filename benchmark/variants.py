@@ -19,8 +19,8 @@ IGNORED_OVERRIDE_PREFIXES = ("seed=", "hydra.", "paths.", "logger", "resume=", "
                              "callbacks=with_interference", "callbacks.interference", "gt_shard=", "gt_num_shards=")
 #: Choices the study's name spells out already; the task is W&B's job type.
 NAMED_IN_STUDY = ("data=", "search_space=", "sharing=", "sampler=", "task=")
-#: W&B allows 128 characters for a group; longer suffixes become a hash.
-MAX_SUFFIX = 64
+#: Keeps group names readable and under 128 characters (the base name is at most ~45); longer suffixes end in a hash.
+MAX_SUFFIX = 80
 
 
 def variant_overrides(overrides: Iterable[str]) -> dict[str, str]:
