@@ -9,7 +9,7 @@ def test_perf_quick_prints_every_figure(tmp_path, cache_dir):
 
     results = main(["--quick", "--spaces", "--cache-dir", str(cache_dir), "--json", str(tmp_path / "perf.json")])
     saved = json.loads((tmp_path / "perf.json").read_text())
-    assert set(saved) == set(results) == {"ranking_cost", "ground_truth", "loop_overhead", "sharing_memory",
+    assert set(saved) == set(results) == {"device", "ranking_cost", "ground_truth", "loop_overhead", "sharing_memory",
                                           "training_memory", "arithmetic_intensity", "proxy_seconds_all_children",
                                           "kernels", "spaces"}
     assert set(saved["spaces"]) == {"chain", "deeper_insights", "nb201", "transformer"}
@@ -17,6 +17,7 @@ def test_perf_quick_prints_every_figure(tmp_path, cache_dir):
     assert memory["none"]["parameters"] > memory["full"]["parameters"] and memory["full"]["activations"] > 0
     assert 0 < saved["arithmetic_intensity"]["fraction_of_peak"] < 1
     assert saved["ground_truth"]["max_abs_test_acc_diff"] <= 0.01
-    assert saved["ranking_cost"]["tree_speedup"] > 1
+    assert saved["ranking_cost"]["tree_speedup"] > 1 and saved["ranking_cost"]["ranking_block"] == 1  # CPU default
+    assert saved["ranking_cost"]["ranking_stacked_s"] > 0 and saved["device"].startswith("cpu")
     assert saved["ranking_cost"]["ranking_gflop"] > saved["ranking_cost"]["epoch_gflop"] > 0
     assert "bare_lightning_ratio" in saved["loop_overhead"] and saved["kernels"]["conv_gflops"] > 0
