@@ -26,6 +26,7 @@ CASES = [
     ("sampler=gradual sampler.decision_weights=[1,1]", "error: sampler.decision_weights="),
     ("callbacks.ranking.top_k=65", "error: callbacks.ranking.top_k=65"),
     ("callbacks.ranking.calib_batches=-1", "error: callbacks.ranking.calib_batches=-1"),
+    ("callbacks.ranking.block=0", "error: callbacks.ranking.block=0"),
     ("trainer.max_epochs=-2", "error: trainer.max_epochs=-2"),
     ("trainer.max_epochs=0", "error: trainer.max_epochs=0"),
     ("data.batch_size=0", "error: data.batch_size=0"),

@@ -49,6 +49,13 @@ def test_same_seed_same_rankings_bit_for_bit_and_other_seed_differs(tmp_path, ca
     assert losses(a) != losses(c)
 
 
+def test_stacked_ranking_writes_the_same_rankings_byte_for_byte(tmp_path, cache_dir):
+    """callbacks.ranking.block (the GPU default stacks 64 nodes) changes how a ranking is computed, not its numbers."""
+    node_by_node = search(tmp_path / "a", cache_dir, "seed=3")
+    stacked = search(tmp_path / "b", cache_dir, "seed=3", "callbacks.ranking.block=64")
+    assert (node_by_node / "rankings.csv").read_bytes() == (stacked / "rankings.csv").read_bytes()
+
+
 def test_wandb_runs_offline_and_is_finished(tmp_path, cache_dir):
     out = search(tmp_path, cache_dir, logger="default")
     runs = list((out / "wandb").glob("offline-run-*"))

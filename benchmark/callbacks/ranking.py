@@ -32,12 +32,15 @@ def rank_children(scores: list[ChildScore]) -> list[ChildScore]:
 
 
 class RankingSnapshot(pl.Callback):
-    def __init__(self, output_dir: str, top_k: int = 5, calib_batches: int = 2,
+    def __init__(self, output_dir: str, top_k: int = 5, calib_batches: int = 2, block: int | None = None,
                  filename: str = "rankings.csv") -> None:
         require(isinstance(top_k, int) and top_k >= 1, "callbacks.ranking.top_k", top_k, "an integer >= 1")
         require(isinstance(calib_batches, int) and calib_batches >= 0, "callbacks.ranking.calib_batches",
                 calib_batches, "an integer >= 0 (0 turns BatchNorm re-calibration off)")
+        require(block is None or (isinstance(block, int) and block >= 1), "callbacks.ranking.block", block,
+                "null (64 on a GPU, 1 on a CPU) or an integer >= 1 (1 = node by node)")
         self.output_dir, self.top_k, self.calib_batches = Path(output_dir), top_k, calib_batches
+        self.block = block
         self.path = self.output_dir / filename
         self.rows: list[tuple[Any, ...]] = []
         self.truth: dict[str, float] | None = None
@@ -102,8 +105,7 @@ class RankingSnapshot(pl.Callback):
                                  data=[[epoch, r, space.name(s.child), space.describe(s.child), s.val_acc]
                                        for r, s in enumerate(ranked[: self.top_k], start=1)])
 
-    @staticmethod
-    def _evaluate(trainer: pl.Trainer, pl_module: pl.LightningModule, val: list, calib: list) -> list[ChildScore]:
+    def _evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule, val: list, calib: list) -> list[ChildScore]:
         """Every child, split across DDP ranks (each evaluates children rank, rank + world, ...) and gathered; a
         child's numbers do not depend on which rank or subset evaluates it (tested)."""
         children = pl_module.space.ranked_children()
@@ -111,7 +113,7 @@ class RankingSnapshot(pl.Callback):
         if world > 1:  # every rank ranks with rank 0's BatchNorm statistics (they matter when calib_batches=0)
             for buffer in pl_module.supernet.buffers():
                 torch.distributed.broadcast(buffer, src=0)
-        scores = evaluate_children(pl_module.supernet, children[trainer.global_rank::world], val, calib)
+        scores = evaluate_children(pl_module.supernet, children[trainer.global_rank::world], val, calib, self.block)
         if world == 1:
             return scores
         parts: list[Any] = [None] * world
