@@ -176,6 +176,12 @@ def _walk(supernet: Supernet, nodes: list[_Node], inputs: list[list[torch.Tensor
             _walk(supernet, below, below_inputs, block, calibrate, scored)
 
 
+def default_block(device: torch.device) -> int:
+    """Nodes stacked per call unless told: 64 on a GPU (fewer, larger kernels), 1 on a CPU (the work is arithmetic;
+    stacking only adds copies)."""
+    return 64 if device.type == "cuda" else 1
+
+
 @torch.no_grad()
 def evaluate_children(
     supernet: Supernet,
@@ -188,14 +194,14 @@ def evaluate_children(
 
     With `calib_batches` (training inputs), each child's BN statistics are re-estimated on them first; without, the
     supernet's running statistics are used as they are. The supernet's state is left exactly as it was.
-    `block`: prefix-tree nodes of one depth computed together (see `_walk`); default 1 on a CPU, where stacking
-    saves nothing (the work is arithmetic), and 64 on a GPU, where it turns ~150 small calls into ~15.
+    `block`: prefix-tree nodes of one depth computed together (see `_walk`; default: `default_block`); on a GPU, 64
+    turns the default space's 149 small calls into 14.
     Children that are not chains (cell DAGs) share no simple prefix: they are evaluated one by one.
     """
     if not supernet.space.is_chain:
         return evaluate_child_by_child(supernet, children, val_batches, calib_batches)
     if block is None:
-        block = 64 if next(supernet.parameters()).is_cuda else 1
+        block = default_block(next(supernet.parameters()).device)
     roots = _prefix_tree(supernet, children)
     labels = [y for _, y in val_batches]
     pending: list[tuple[list[int], torch.Tensor, torch.Tensor]] = []  # read back once: one GPU sync, not hundreds

@@ -37,7 +37,7 @@ from torch import nn
 
 from benchmark.data import MNIST1DDataModule
 from benchmark.errors import ConfigError
-from benchmark.evaluation import evaluate_child_by_child, evaluate_children
+from benchmark.evaluation import default_block, evaluate_child_by_child, evaluate_children
 from benchmark.module import SupernetModule
 from benchmark.samplers import UniformSampler
 from benchmark.sharing import FullSharing
@@ -127,7 +127,7 @@ def ranking_cost(cache_dir: str, rounds: int, repeats: int, device: torch.device
         for block, times in tree.items():
             times += _times(lambda: evaluate_children(supernet, children, val, calib, block=block), repeats)
     naive = _times(lambda: evaluate_child_by_child(supernet, children, val, calib), max(1, repeats // 2))
-    block = 64 if device.type == "cuda" else 1  # evaluate_children's default
+    block = default_block(device)
     epoch, ranking = min(epochs), min(tree[block])
     ranking_flops, epoch_flops = _ranking_and_epoch_flops(supernet, dm, val, calib)
     return {"train_epoch_s": epoch, "ranking_s": ranking, "ranking_block": block,
