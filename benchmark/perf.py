@@ -166,7 +166,7 @@ def ground_truth_throughput(cache_dir: str, children: int, epochs: int, chunk: i
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
         cfg = compose("config", overrides=[f"ground_truth.epochs={epochs}", f"paths.cache_dir={cache_dir}",
                                            "paths.root_dir=.", "paths.output_dir=.",
-                                           f"trainer={'gpu' if device.type == 'cuda' else 'cpu'}"])
+                                           f"trainer={_accelerator(device)}"])
     dm = MNIST1DDataModule(cache_dir=cache_dir)
     dm.setup()
     space, ids = ChainSpace(), list(range(children))

@@ -94,6 +94,22 @@ def test_prefix_tree_shares_every_common_prefix():
     assert count(_prefix_tree(Supernet(ChainSpace(), PartialSharing(64, "random"), shape), range(64))) == 320
 
 
+@pytest.mark.parametrize("block, calls", [(1, 149), (4, 1 + 4 + 16 + 64 + 16), (64, 14)])
+def test_stacking_merges_the_nodes_that_share_a_unit(block, calls):
+    """Unit calls of one ranking pass over one batch: node by node, the tree's 149; with all 64 nodes of a depth
+    together, one call per distinct unit and depth (stem, 4 ops at each of 3 depths, head: 14). Blocks of 4 hold four
+    siblings (different ops), so only their 4 heads merge: 16 head calls instead of 64."""
+    from benchmark.spaces import DataShape
+
+    torch.manual_seed(0)
+    net = Supernet(ChainSpace(), FullSharing(), DataShape(1, 40, 10))
+    called = []
+    for module in net._units.values():
+        module.register_forward_pre_hook(lambda m, args: called.append(m))
+    evaluate_children(net, range(64), [(torch.randn(8, 1, 40), torch.randint(10, (8,)))], block=block)
+    assert len(called) == calls
+
+
 @pytest.mark.parametrize("policy", [FullSharing, lambda: PartialSharing(4, "random"), lambda: PrefixSharing(1),
                                     NoSharing])
 @pytest.mark.parametrize("calibrate", [True, False])
