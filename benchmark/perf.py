@@ -5,7 +5,8 @@ Prints each figure as a ratio against a baseline measured in the same process (m
   (interleaved rounds, fastest of each), with the prefix tree computed node by node and with up to 64 nodes of one
   depth stacked into one call;
 - prefix-tree evaluation vs. evaluating child by child (same numbers, tested);
-- ground truth: children trained side by side (stacked) vs. one after another, same recipe and batches;
+- ground truth: children trained side by side (stacked) vs. one after another, same recipe and batches; and one
+  plain SGD step of a stack vs. its children's steps alone (what the stacked kernels themselves earn);
 - loop overhead: supernet steps through the LightningModule vs. a hand-written loop doing the same work, epochs
   alternating; and Lightning's own per-step cost (a bare LightningModule doing the plain step);
 - memory of every sharing degree on the default space: parameters allocated, and the peak tensor memory of training
@@ -176,9 +177,42 @@ def ground_truth_throughput(cache_dir: str, children: int, epochs: int, chunk: i
     start = time.perf_counter()
     alone = [r for c in ids for r in train_chunk(cfg, space, dm, 0, [c])]
     t_alone = time.perf_counter() - start
+    step_stacked, step_alone = _ground_truth_steps(space, dm, ids[:chunk], repeats=10, device=device)
     return {"children": children, "epochs": epochs, "chunk": chunk, "stacked_s": t_stacked,
             "one_by_one_s": t_alone, "speedup": t_alone / t_stacked,
-            "max_abs_test_acc_diff": max(abs(a["test_acc"] - b["test_acc"]) for a, b in zip(stacked, alone))}
+            "max_abs_test_acc_diff": max(abs(a["test_acc"] - b["test_acc"]) for a, b in zip(stacked, alone)),
+            "step_stacked_s": step_stacked, "step_one_by_one_s": step_alone, "step_speedup": step_alone / step_stacked}
+
+
+def _ground_truth_steps(space: ChainSpace, dm: MNIST1DDataModule, children: list[int], repeats: int,
+                        device: torch.device) -> tuple[float, float]:
+    """One SGD step of `children` stacked vs. one step of each alone, in plain PyTorch (no Trainer, no evaluation),
+    alternating: how much of the ground-truth figure the stacked kernels themselves earn. Median seconds of each."""
+    from benchmark.stacked import StackedChildrenModule, side_by_side
+
+    sgd = partial(torch.optim.SGD, lr=0.05, momentum=0.9, weight_decay=1e-4)
+    batch = [t.to(device) for t in next(iter(dm.train_dataloader()))]
+    stack = StackedChildrenModule(side_by_side(space, children, dm.shape, children), sgd).to(device)
+    alone = [space.build_child(c, dm.shape).to(device) for c in children]
+    stack_opt, alone_opts = sgd(params=stack.parameters()), [sgd(params=net.parameters()) for net in alone]
+
+    def step(loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def stacked() -> None:
+        step(stack.loss(batch), stack_opt)
+
+    def one_by_one() -> None:
+        for net, optimizer in zip(alone, alone_opts):
+            step(F.cross_entropy(net(batch[0]), batch[1]), optimizer)
+
+    times: dict[Callable[[], None], list[float]] = {stacked: [], one_by_one: []}
+    for _ in range(repeats):
+        for fn, spent in times.items():
+            spent += _times(fn, 3)
+    return statistics.median(times[stacked]), statistics.median(times[one_by_one])
 
 
 class _BareStep(pl.LightningModule):
@@ -463,7 +497,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     g = results["ground_truth"]
     print(f"ground truth, {g['children']} children x {g['epochs']} epochs: side by side (chunk {g['chunk']}) "
           f"{g['stacked_s']:.1f} s, one after another {g['one_by_one_s']:.1f} s -> {g['speedup']:.2f}x "
-          f"(max |test acc difference| {g['max_abs_test_acc_diff']:.4f})")
+          f"(max |test acc difference| {g['max_abs_test_acc_diff']:.4f}); one SGD step without Lightning: "
+          f"{g['step_stacked_s'] * 1e3:.1f} ms for {g['chunk']} stacked, {g['step_one_by_one_s'] * 1e3:.1f} ms one after "
+          f"another -> {g['step_speedup']:.2f}x")
     o = results["loop_overhead"]
     print(f"supernet steps/s: Lightning {o['lightning_steps_per_s']:.0f}, plain loop {o['plain_steps_per_s']:.0f} "
           f"-> overhead ratio {o['overhead_ratio']:.2f} (a bare LightningModule doing the plain step: "
