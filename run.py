@@ -5,10 +5,13 @@ import logging
 import sys
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import get_method
 from omegaconf import DictConfig
 
-from benchmark.errors import find_config_error
+from benchmark.errors import EXIT_CONFIG, RunFailed, find_config_error
+from benchmark.validation import validate
 
 log = logging.getLogger("run")
 
@@ -16,14 +19,20 @@ log = logging.getLogger("run")
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> None:
     try:
+        validate(cfg)
         get_method(cfg.task.fn)(cfg)
+    except RunFailed as e:  # recorded in the run's status.json; a sweep goes on with its other jobs
+        log.error("%s", e)
+        print(f"error: {e}", file=sys.stderr)
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            raise SystemExit(e.code)
     except Exception as e:  # a user's mistake gets one line, not a traceback
         error = find_config_error(e)
         if error is None:
             raise
         log.error("configuration error: %s", error)
         print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2)
+        raise SystemExit(EXIT_CONFIG)
 
 
 if __name__ == "__main__":

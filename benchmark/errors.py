@@ -20,6 +20,19 @@ def require(condition: bool, key: str, value: Any, allowed: str) -> None:
         raise ConfigError(key, value, allowed)
 
 
+#: Exit codes of `run.py` (README, Reliability): a configuration error; training went wrong (the loss became NaN or
+#: infinite, or the validation loss exploded); the run was stopped by SIGTERM (its last epoch checkpoint is kept).
+EXIT_CONFIG, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 4
+
+
+class RunFailed(RuntimeError):
+    """A run that went wrong in a way its folder records (`status.json`); `run.py` exits with `code`."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class SpawnedConfigError(ConfigError):
     """A ConfigError raised in a spawned DDP process: only its text crosses the process boundary."""
 
