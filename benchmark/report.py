@@ -3,8 +3,19 @@
 `python -m benchmark.report PATH... [--out DIR] [--last-k K]` reads run folders (or sweep folders holding them) and
 writes `report.md`, `summary.csv`, `per_epoch.csv`, PNG plots and a W&B run per study group. A Hydra callback runs it
 at the end of every multirun (`report/` beside the jobs). The report is a pure function of the files runs leave
-behind (`rankings.csv`, `snapshot.json`, `.hydra/`, `ground_truth.csv`); a run that is missing, failed, diverged or
-truncated is named under "Skipped" and never counted.
+behind (`rankings.csv`, `snapshot.json`, `.hydra/`, `ground_truth.csv`).
+
+What is counted is verified first: the run's `.hydra/config.yaml` is there, its `status.json` (if any) says
+`completed`, and `rankings.csv` holds every epoch 0..E-1 that the config's `trainer.max_epochs` = E promised, each a
+complete snapshot (every ranked child once, ranks exactly 1..n for snapshot.json's `num_children` = n, finite
+accuracies). A folder given twice, however spelled, is read once; a second run of the same seed and variant is a
+duplicate. Everything not counted - a damaged or unfinished run (with its status and message), a folder without a
+config, an empty folder, a duplicate - is named with why under "Skipped" in report.md and in the log.
+
+Runs of different search spaces (snapshot.json's description) or ranking different children are refused with one
+error that names the folders of each; report them separately. So is a set of paths with nothing countable: the CLI
+exits 2 with one line `error: ...` naming what it looked at and why each was skipped, and the multirun callback logs
+that line and writes no report (a sweep never fails for its report).
 
 Variants are the swept keys other than `seed` (e.g. `sharing=partial sampler=uniform`); seeds of a variant are its
 instances. S-Tau is the mean pairwise Kendall tau of the instances' final rankings; GT-Tau, T1R, T3R and regret are
@@ -15,11 +26,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import logging
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import yaml
@@ -37,7 +50,14 @@ from benchmark.io import atomic_path, write_csv
 log = logging.getLogger(__name__)
 
 class ReportError(ValueError):
-    """Inputs that cannot be reported together (e.g. runs of different spaces)."""
+    """Inputs that cannot be reported (runs of different spaces, nothing countable); the CLI exits 2 with its text."""
+
+
+#: What makes a folder a run folder, even a damaged one: a run that lost its config is named, not overlooked.
+RUN_MARKERS = (".hydra", "rankings.csv", "snapshot.json", "status.json")
+#: What a damaged file raises while it is read; such a run is skipped with the error's text.
+DAMAGE = (OSError, ValueError, KeyError, csv.Error, yaml.YAMLError)
+SNAPSHOT_KEYS = ("space", "decisions", "choices", "num_children")
 
 
 @dataclass
@@ -62,15 +82,148 @@ class Inputs:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
     common: dict[str, str] = field(default_factory=dict)  # overrides every run shares
 
+    def skip(self, path: str | Path, why: str) -> None:
+        """Name a folder that is not counted, on one line (a status message may span several)."""
+        self.skipped.append((str(path), " ".join(why.split())))
 
-def find_run_folders(paths: Sequence[str | Path]) -> list[Path]:
-    """Run folders under `paths`: every folder holding `.hydra/config.yaml`."""
-    found: list[Path] = []
+
+def _empty_or_runless(folder: Path, runs: list[Path]) -> list[tuple[str, str]]:
+    """Why a given folder, or a job folder directly in it, yields nothing: an empty job folder in a sweep is a job
+    that never wrote its files, and deserves a word (a run's own empty subfolders do not)."""
+    if folder in runs:
+        return []
+    if not runs:
+        return [(str(folder), "empty folder" if not any(folder.iterdir()) else
+                 f"no run folder in it (none holds {', '.join(RUN_MARKERS)})")]
+    return [(str(f), "empty folder") for f in sorted(folder.iterdir()) if f.is_dir() and not any(f.iterdir())]
+
+
+def find_run_folders(paths: Sequence[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Run folders under `paths` in the order given (each once, however it was spelled, so the first of duplicates is
+    the one kept) and the folders that yield none, with why."""
+    found: dict[Path, Path] = {}  # resolved -> as first given
+    nothing: list[tuple[str, str]] = []
     for p in map(Path, paths):
-        if not p.exists():
+        if not p.is_dir():
             raise ReportError(f"{p}: no such folder")
-        found += sorted(c.parent.parent for c in p.glob("**/.hydra/config.yaml"))
-    return sorted(set(found))
+        runs = sorted({m.parent for name in RUN_MARKERS for m in p.glob(f"**/{name}")})
+        nothing += _empty_or_runless(p, runs)
+        for run in runs:
+            found.setdefault(run.resolve(), run)
+    return list(found.values()), nothing
+
+
+def _get(data: Any, dotted: str) -> Any:
+    """`data[a][b]` for 'a.b', None where a level is missing or not a mapping (a hand-edited or damaged file)."""
+    for key in dotted.split("."):
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
+def _mapping(data: Any, name: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValueError(f"{name} does not hold a mapping (damaged?)")
+    return data
+
+
+def _check_status(folder: Path) -> None:
+    """Only completed runs count; any other status is named with the message the run left (a folder without
+    status.json, e.g. a hand-made one, is judged by its rankings alone)."""
+    file = folder / "status.json"
+    if file.exists():
+        status = _mapping(json.loads(file.read_text()), "status.json")
+        if status.get("status") != "completed":
+            message = f": {status['message']}" if status.get("message") else ""
+            raise ValueError(f"run did not complete (status {status.get('status')!r}{message})")
+
+
+def _read_config(folder: Path) -> tuple[dict[str, Any], int, int]:
+    """The run's composed config, its seed and the epochs it promised (what rankings.csv must hold)."""
+    file = folder / ".hydra" / "config.yaml"
+    if not file.exists():
+        raise ValueError("no .hydra/config.yaml (its seed, task and trainer.max_epochs are unknown)")
+    config = _mapping(yaml.safe_load(file.read_text()), ".hydra/config.yaml")
+    if _get(config, "task.name") != "search":
+        raise ValueError(f"task {_get(config, 'task.name')!r} is not a search run")
+    seed, max_epochs = _get(config, "seed"), _get(config, "trainer.max_epochs")
+    if not isinstance(seed, int):
+        raise ValueError(f".hydra/config.yaml has seed={seed!r}, not an integer")
+    if not (isinstance(max_epochs, int) and max_epochs >= 1):
+        raise ValueError(f".hydra/config.yaml has trainer.max_epochs={max_epochs!r}, not an integer >= 1")
+    return config, seed, max_epochs
+
+
+def _read_snapshot(folder: Path) -> dict[str, Any]:
+    snapshot = _mapping(json.loads((folder / "snapshot.json").read_text()), "snapshot.json")
+    missing = [k for k in SNAPSHOT_KEYS if k not in snapshot]
+    if missing:
+        raise ValueError(f"snapshot.json lacks {', '.join(missing)}")
+    if not (isinstance(snapshot["num_children"], int) and snapshot["num_children"] >= 2):
+        raise ValueError(f"snapshot.json has num_children={snapshot['num_children']!r}, not an integer >= 2")
+    return snapshot
+
+
+def _read_rows(file: Path) -> tuple[dict[int, list[tuple[int, str, float]]], dict[str, float]]:
+    """rankings.csv as epoch -> [(rank, child, val_acc)], and the ground truth where the file holds one."""
+    rows: dict[int, list[tuple[int, str, float]]] = {}
+    truth: dict[str, float] = {}
+    with open(file, newline="") as f:
+        reader = csv.DictReader(f)
+        if tuple(reader.fieldnames or ())[: len(HEADER)] != HEADER:
+            raise ValueError(f"rankings.csv has header {reader.fieldnames}, expected {list(HEADER)}")
+        for line, row in enumerate(reader, start=2):
+            try:
+                if None in row:  # more fields than the header: lines run together
+                    raise ValueError
+                epoch, rank, acc = int(row["epoch"]), int(row["rank"]), float(row["val_acc"])
+                gt = float(row["gt_acc"]) if row.get("gt_acc") else None
+            except (TypeError, ValueError):
+                raise ValueError(f"rankings.csv line {line} is malformed (truncated file?): {row}") from None
+            if not np.isfinite([acc, 0.0 if gt is None else gt]).all():
+                raise ValueError(f"rankings.csv line {line} holds a non-finite accuracy")
+            rows.setdefault(epoch, []).append((rank, row["child"], acc))
+            if gt is not None:
+                truth[row["child"]] = gt
+    return rows, truth
+
+
+def _check_epochs(rows: dict[int, list[tuple[int, str, float]]], n: int, max_epochs: int) -> None:
+    """Epochs 0..max_epochs-1, each a complete snapshot of the same n children: ranks 1..n, every child once."""
+    missing = sorted(set(range(max_epochs)) - rows.keys())
+    if missing:
+        raise ValueError(f"rankings.csv has {max_epochs - len(missing)} of the {max_epochs} epochs the config "
+                         f"promised (trainer.max_epochs); epoch {missing[0]} is missing (stopped early or truncated)")
+    if rows.keys() - set(range(max_epochs)):
+        raise ValueError(f"rankings.csv has epochs beyond trainer.max_epochs={max_epochs}: "
+                         f"{sorted(rows.keys() - set(range(max_epochs)))}")
+    for epoch, ranked in sorted(rows.items()):
+        children = {c for _, c, _ in ranked}
+        if len(ranked) != n or len(children) != n:
+            raise ValueError(f"rankings.csv epoch {epoch} has {len(ranked)} rows for {len(children)} children, "
+                             f"expected {n} children once each (truncated or duplicated?)")
+        if sorted(r for r, _, _ in ranked) != list(range(1, n + 1)):
+            raise ValueError(f"rankings.csv epoch {epoch} does not hold ranks 1..{n} once each (a cut line?)")
+    if len({frozenset(c for _, c, _ in ranked) for ranked in rows.values()}) > 1:
+        raise ValueError("rankings.csv ranks different children in different epochs")
+
+
+def load_run(folder: Path) -> Run:
+    """One run, fully checked; raises ValueError naming what is wrong."""
+    _check_status(folder)
+    config, seed, max_epochs = _read_config(folder)
+    overrides_file = folder / ".hydra" / "overrides.yaml"
+    overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.exists() else []
+    rankings, snapshot_file = folder / "rankings.csv", folder / "snapshot.json"
+    if not rankings.exists() or not snapshot_file.exists():
+        raise ValueError("no rankings.csv / snapshot.json (the run failed before its first snapshot?)")
+    snapshot = _read_snapshot(folder)
+    rows, truth = _read_rows(rankings)
+    _check_epochs(rows, snapshot["num_children"], max_epochs)
+    # Listed by the rank column, so that the metrics judge the run's own pick when accuracies tie (see metrics.py).
+    epochs = {e: {c: acc for _, c, acc in sorted(ranked)} for e, ranked in sorted(rows.items())}
+    return Run(folder, seed, variant_overrides(overrides), _study(folder, config),
+               {**{k: snapshot[k] for k in SNAPSHOT_KEYS},
+                "space_size": snapshot.get("space_size", snapshot["num_children"])}, epochs, truth or None)
 
 
 def _study(folder: Path, config: dict[str, Any]) -> str:
@@ -98,68 +251,57 @@ def assign_variants(runs: list[Run]) -> dict[str, str]:
     return {k: runs[0].overrides[k] for k in keys if k not in swept and k in runs[0].overrides}
 
 
-def load_run(folder: Path) -> Run:
-    """One run, fully checked; raises ValueError naming what is wrong."""
-    config = yaml.safe_load((folder / ".hydra" / "config.yaml").read_text())
-    overrides_file = folder / ".hydra" / "overrides.yaml"
-    overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.exists() else []
-    if config.get("task", {}).get("name") != "search":
-        raise ValueError(f"task {config.get('task', {}).get('name')!r} is not a search run")
-    status = folder / "status.json"
-    if status.exists() and json.loads(status.read_text()).get("status") != "completed":
-        raise ValueError(f"run did not complete ({json.loads(status.read_text()).get('status')})")
-    rankings, snapshot = folder / "rankings.csv", folder / "snapshot.json"
-    if not rankings.exists() or not snapshot.exists():
-        raise ValueError("no rankings.csv / snapshot.json (the run failed before its first snapshot?)")
-    space = json.loads(snapshot.read_text())
-    n = space["num_children"]
-    epochs: dict[int, dict[str, float]] = {}
-    order: dict[int, dict[str, int]] = {}  # epoch -> child -> rank
-    truth: dict[str, float] = {}
-    with open(rankings, newline="") as f:
-        reader = csv.DictReader(f)
-        if tuple(reader.fieldnames or ())[: len(HEADER)] != HEADER:
-            raise ValueError(f"rankings.csv has header {reader.fieldnames}, expected {list(HEADER)}")
-        for line, row in enumerate(reader, start=2):
-            try:
-                epochs.setdefault(int(row["epoch"]), {})[row["child"]] = float(row["val_acc"])
-                order.setdefault(int(row["epoch"]), {})[row["child"]] = int(row["rank"])
-                if row.get("gt_acc"):
-                    truth[row["child"]] = float(row["gt_acc"])
-            except (TypeError, ValueError):
-                raise ValueError(f"rankings.csv line {line} is malformed (truncated file?): {row}") from None
-    if not epochs:
-        raise ValueError("rankings.csv has no snapshots")
-    for epoch, children in epochs.items():
-        if len(children) != n:
-            raise ValueError(f"rankings.csv epoch {epoch} has {len(children)} of {n} children (truncated?)")
-    if any(not np.isfinite(v) for children in epochs.values() for v in children.values()):
-        raise ValueError("rankings.csv holds non-finite accuracies")
-    # Listed by the rank column, so that the metrics judge the run's own pick when accuracies tie (see metrics.py).
-    epochs = {e: dict(sorted(children.items(), key=lambda kv: order[e][kv[0]])) for e, children in epochs.items()}
-    return Run(folder, int(config.get("seed", 0)), variant_overrides(overrides), _study(folder, config),
-               {**{k: space[k] for k in ("space", "decisions", "choices", "num_children")},
-                "space_size": space.get("space_size", space["num_children"])}, epochs, truth or None)
+def _drop_duplicates(inputs: Inputs) -> None:
+    """One run per seed and variant: a copied run folder would otherwise count as another instance."""
+    kept: dict[tuple[int, tuple[tuple[str, str], ...]], Run] = {}
+    for r in inputs.runs:
+        key = (r.seed, tuple(sorted(r.overrides.items())))
+        if key in kept:
+            inputs.skip(r.path, f"duplicate of {kept[key].path} (the same seed {r.seed} and overrides)")
+        else:
+            kept[key] = r
+    inputs.runs = list(kept.values())
+
+
+def _refuse_mixed(runs: list[Run], label: Callable[[Run], str], what: str) -> None:
+    """Raise ReportError naming the folders under each label when the runs have more than one."""
+    groups: dict[str, list[str]] = {}
+    for r in runs:
+        groups.setdefault(label(r), []).append(str(r.path))
+    if len(groups) > 1:
+        named = "; ".join(f"{k}: {', '.join(folders)}" for k, folders in groups.items())
+        raise ReportError(f"the runs {what}; report each separately: {named}")
+
+
+def _sample_label(run: Run) -> str:
+    """A short name for the children a run ranks: runs ranking different samples cannot be compared child by child."""
+    return f"children sample {hashlib.sha1(' '.join(sorted(run.final)).encode()).hexdigest()[:8]}"
 
 
 def load_inputs(paths: Sequence[str | Path]) -> Inputs:
+    """The verified runs under `paths`, and every folder not counted with why."""
     inputs = Inputs()
-    for folder in find_run_folders(paths):
+    folders, nothing = find_run_folders(paths)
+    for path, why in nothing:
+        inputs.skip(path, why)
+    for folder in folders:
         try:
             inputs.runs.append(load_run(folder))
-        except (OSError, ValueError, KeyError, yaml.YAMLError) as e:
-            inputs.skipped.append((str(folder), str(e)))
-            log.warning("report: skipping %s: %s", folder, e)
-    spaces = {json.dumps(r.space, sort_keys=True) for r in inputs.runs}
-    if len(spaces) > 1:
-        kinds = [f"{json.loads(s)['space']} {json.loads(s)['choices']}" for s in spaces]
-        raise ReportError(f"the runs come from {len(spaces)} different search spaces ({'; '.join(kinds)}); "
-                          "report each space separately")
-    if len({frozenset(r.final) for r in inputs.runs}) > 1:
-        raise ReportError("the runs rank different children (a different search_space.eval_children or eval_seed); "
-                          "report each sample separately")
-    inputs.common = assign_variants(inputs.runs)
+        except DAMAGE as e:
+            inputs.skip(folder, str(e))
+    _drop_duplicates(inputs)
+    _refuse_mixed(inputs.runs, lambda r: json.dumps(r.space), "come from different search spaces")
+    _refuse_mixed(inputs.runs, _sample_label,
+                  "rank different children (a different search_space.eval_children or eval_seed)")
+    if inputs.runs:
+        inputs.common = assign_variants(inputs.runs)
     return inputs
+
+
+def nothing_to_report(paths: Sequence[str | Path], inputs: Inputs) -> str:
+    """One line: what was looked at and why nothing there counts."""
+    why = "; ".join(f"{p}: {reason}" for p, reason in inputs.skipped)
+    return f"no run to report in {', '.join(map(str, paths))} ({why})"
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -241,7 +383,7 @@ def _sample_note(space: dict[str, Any]) -> str:
 
 def markdown(inputs: Inputs, rows: list[dict[str, Any]], references: list[dict[str, Any]], last_k: int,
              plots: list[str]) -> str:
-    space = inputs.runs[0].space if inputs.runs else {}
+    space = inputs.runs[0].space
     lines = ["# Weight-sharing variance report", "",
              f"Space: {space.get('space')} with {space.get('space_size')} children{_sample_note(space)} "
              f"({' x '.join(str(len(c)) for c in space.get('choices', []))}). "
@@ -275,14 +417,18 @@ def build_report(paths: Sequence[str | Path], out: str | Path, last_k: int = 5, 
 
     if not (isinstance(last_k, int) and last_k >= 1):
         raise ReportError(f"last_k={last_k!r}: GT-Tau-Mean-k needs an integer k >= 1 (the last k snapshots)")
+    inputs = load_inputs(paths)
+    if not inputs.runs:  # the error names every skipped folder: one line, not the same news twice
+        raise ReportError(nothing_to_report(paths, inputs))
+    for path, why in inputs.skipped:
+        log.warning("report: skipping %s: %s", path, why)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    inputs = load_inputs(paths)
     by_variant: dict[str, list[Run]] = {}
     for r in inputs.runs:
         by_variant.setdefault(r.variant, []).append(r)
     rows = [{"variant": v, **variant_summary(rs, last_k)} for v, rs in sorted(by_variant.items())]
-    references = _references(inputs, max((len(rs) for rs in by_variant.values()), default=2))
+    references = _references(inputs, max(len(rs) for rs in by_variant.values()))
     if proxies:
         references = proxy_rows(proxies, next((r.truth for r in inputs.runs if r.truth), None)) + references
     epoch_rows = {v: per_epoch(rs) for v, rs in sorted(by_variant.items())}
@@ -290,27 +436,22 @@ def build_report(paths: Sequence[str | Path], out: str | Path, last_k: int = 5, 
     write_csv(out / "per_epoch.csv", ("variant", "epoch", "s_tau", "gt_tau", "gt_tau_std"),
               [[v, r["epoch"], r.get("s_tau", ""), r.get("gt_tau", ""), r.get("gt_tau_std", "")]
                for v, rs in epoch_rows.items() for r in rs])
-    pngs = []
-    if by_variant:
-        if plots.tau_per_epoch(epoch_rows, "s_tau", out / "s_tau_per_epoch.png", "S-Tau"):
-            pngs.append("s_tau_per_epoch.png")
-        if plots.tau_per_epoch(epoch_rows, "gt_tau", out / "gt_tau_per_epoch.png", "GT-Tau"):
-            pngs.append("gt_tau_per_epoch.png")
-        plots.rank_trajectories(by_variant, out / "rank_trajectories.png", top=top_k)
-        plots.top_k_frequency(by_variant, out / "top_k_frequency.png", k=top_k)
-        pngs += ["rank_trajectories.png", "top_k_frequency.png"]
+    pngs = [name for key, name, title in (("s_tau", "s_tau_per_epoch.png", "S-Tau"),
+                                          ("gt_tau", "gt_tau_per_epoch.png", "GT-Tau"))
+            if plots.tau_per_epoch(epoch_rows, key, out / name, title)]
+    plots.rank_trajectories(by_variant, out / "rank_trajectories.png", top=top_k)
+    plots.top_k_frequency(by_variant, out / "top_k_frequency.png", k=top_k)
+    pngs += ["rank_trajectories.png", "top_k_frequency.png"]
     text = markdown(inputs, rows, references, last_k, pngs) + interference_section(by_variant, out)
     with atomic_path(out / "report.md") as tmp:
         tmp.write_text(text)
-    if use_wandb and by_variant:
+    if use_wandb:
         _log_wandb(out, by_variant, rows, pngs)
     log.info("report: %d runs, %d skipped -> %s", len(inputs.runs), len(inputs.skipped), out / "report.md")
     return rows
 
 
 def _references(inputs: Inputs, instances: int) -> list[dict[str, Any]]:
-    if not inputs.runs:
-        return []
     truth = next((r.truth for r in inputs.runs if r.truth), None)
     refs = []
     table = next((r.path / "ground_truth.csv" for r in inputs.runs if (r.path / "ground_truth.csv").exists()), None)
@@ -394,7 +535,8 @@ def _log_wandb(out: Path, by_variant: dict[str, list[Run]], rows: list[dict[str,
 
 
 class MultirunReport(Callback):
-    """Hydra callback: at the end of a multirun, write the report beside the jobs (`<sweep dir>/report/`)."""
+    """Hydra callback: at the end of a multirun, write the report beside the jobs (`<sweep dir>/report/`); a sweep
+    that cannot be reported (nothing completed, mixed spaces) logs why and still ends normally."""
 
     def __init__(self, last_k: int = 5, use_wandb: bool = True) -> None:
         self.last_k, self.use_wandb = last_k, use_wandb
@@ -406,7 +548,7 @@ class MultirunReport(Callback):
         try:
             build_report([sweep], sweep / "report", last_k=self.last_k, use_wandb=self.use_wandb)
         except ReportError as e:
-            log.error("report: %s", e)
+            log.error("error: %s", e)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -422,7 +564,8 @@ def main(argv: list[str] | None = None) -> None:
         build_report(args.paths, args.out or Path(args.paths[0]) / "report", args.last_k, not args.no_wandb,
                      proxies=args.proxies)
     except ReportError as e:
-        raise SystemExit(f"error: {e}")
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2)  # a usage error, as argparse reports its own
 
 
 if __name__ == "__main__":

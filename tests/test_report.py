@@ -1,13 +1,17 @@
 """The cross-seed report: numbers from hand-made run folders, robustness to broken runs, and a real multirun."""
 import csv
 import json
+import logging
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
+from omegaconf import OmegaConf
 
 from benchmark import metrics
-from benchmark.report import ReportError, build_report, load_inputs, load_run
+from benchmark.io import write_json
+from benchmark.report import MultirunReport, ReportError, build_report, load_inputs, load_run, main
 from tests.conftest import run_cli
 
 CHILDREN = [f"{a}-{b}" for a in range(3) for b in range(3)]
@@ -15,14 +19,18 @@ SPACE = {"space": "ChainSpace", "decisions": ["layer0", "layer1"], "choices": [[
          "num_children": 9}
 
 
-def make_run(folder: Path, seed: int, epochs: list[dict[str, float]], overrides=(), truth=None, space=SPACE):
+def make_run(folder: Path, seed: int, epochs: list[dict[str, float]], overrides=(), truth=None, space=SPACE,
+             status="completed", max_epochs=None):
+    """A run folder as a search run leaves it; `max_epochs` (default: all of `epochs`) is what its config promised."""
     (folder / ".hydra").mkdir(parents=True)
     config = {"seed": seed, "task": {"name": "search"}, "study": "s",
+              "trainer": {"max_epochs": len(epochs) if max_epochs is None else max_epochs},
               "search_space": {"_target_": "benchmark.spaces.ChainSpace", "layers": 2,
                                "ops": ["conv3", "conv5", "maxpool3"]}}
     (folder / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
     (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([f"seed={seed}", *overrides]))
     (folder / "snapshot.json").write_text(json.dumps(space))
+    write_json(folder / "status.json", {"status": status})
     header = ["epoch", "step", "child", "val_acc", "val_loss", "rank"] + (["gt_acc", "gt_rank"] if truth else [])
     with open(folder / "rankings.csv", "w", newline="") as f:
         w = csv.writer(f)
@@ -91,12 +99,106 @@ def test_broken_runs_are_named_and_skipped(tmp_path):
     assert "## Skipped" in report and "truncated" in report and "| default | 2 |" in report
 
 
-def test_runs_of_different_spaces_are_refused(tmp_path):
+def test_runs_of_different_spaces_are_refused_naming_the_folders_of_each(tmp_path):
     make_run(tmp_path / "a", 0, [scores(0)])
+    make_run(tmp_path / "c", 2, [scores(2)])
     other = {**SPACE, "choices": [["conv3", "skip", "maxpool3"]] * 2}
     make_run(tmp_path / "b", 1, [scores(1)], space=other)
-    with pytest.raises(ReportError, match="different search spaces"):
+    with pytest.raises(ReportError, match="different search spaces") as error:
         build_report([tmp_path], tmp_path / "report", use_wandb=False)
+    first, second = str(error.value).split("; report each separately: ")[1].split("; ")
+    assert '"conv5"' in first and first.endswith(f": {tmp_path / 'a'}, {tmp_path / 'c'}")
+    assert '"skip"' in second and second.endswith(f": {tmp_path / 'b'}")
+    assert not (tmp_path / "report").exists()
+
+
+def _cut_at_an_epoch_boundary(run: Path) -> None:
+    lines = (run / "rankings.csv").read_text().splitlines(keepends=True)
+    (run / "rankings.csv").write_text("".join(lines[:1 + 2 * 9]))
+
+
+def _cut_the_last_rank(run: Path) -> None:  # "...,64" cut to "...,6": a rank twice, one missing
+    text = (run / "rankings.csv").read_text()
+    assert text.endswith(",9\n")
+    (run / "rankings.csv").write_text(text[:-3] + ",6\n")
+
+
+def _a_row_twice(run: Path) -> None:
+    lines = (run / "rankings.csv").read_text().splitlines(keepends=True)
+    (run / "rankings.csv").write_text("".join(lines + lines[-1:]))
+
+
+@pytest.mark.parametrize("damage, why", [(_cut_at_an_epoch_boundary, "has 2 of the 3 epochs"),
+                                         (_cut_the_last_rank, "epoch 2 does not hold ranks 1..9"),
+                                         (_a_row_twice, "epoch 2 has 10 rows for 9 children")])
+def test_completed_runs_with_damaged_rankings_are_skipped(tmp_path, caplog, damage, why):
+    for s in range(2):
+        make_run(tmp_path / f"ok{s}", s, [scores(s), scores(s + 1), scores(s + 2)])
+    damaged = make_run(tmp_path / "damaged", 7, [scores(7), scores(8), scores(9)])
+    damage(damaged)
+    rows = build_report([tmp_path], tmp_path / "report", use_wandb=False)
+    assert rows[0]["runs"] == 2 and rows[0]["seeds"] == "0 1"
+    assert f"- `{damaged}`: rankings.csv {why}" in (tmp_path / "report" / "report.md").read_text()
+    assert f"report: skipping {damaged}: rankings.csv {why}" in caplog.text
+
+
+def test_unfinished_runs_are_skipped_with_their_status_and_message(tmp_path):
+    make_run(tmp_path / "ok", 0, [scores(0)])
+    messages = {"running": None, "failed": "RuntimeError: out of memory", "diverged": "training loss is nan",
+                "exploded": "validation loss exploded", "interrupted": "stopped by SIGTERM in epoch 0"}
+    for i, (status, message) in enumerate(messages.items()):
+        run = make_run(tmp_path / status, i + 1, [scores(i)])
+        write_json(run / "status.json", {"status": status, **({"message": message} if message else {})})
+    why = dict(load_inputs([tmp_path]).skipped)
+    assert why[str(tmp_path / "running")] == "run did not complete (status 'running')"
+    for status, message in list(messages.items())[1:]:
+        assert why[str(tmp_path / status)] == f"run did not complete (status {status!r}: {message})"
+
+
+def test_folders_without_a_config_and_empty_folders_are_named(tmp_path):
+    sweep = tmp_path / "sweep"
+    make_run(sweep / "0", 0, [scores(0)])
+    shutil.rmtree(make_run(sweep / "1", 1, [scores(1)]) / ".hydra")
+    (sweep / "2").mkdir()
+    (sweep / "0" / "checkpoints").mkdir()  # killed before its first checkpoint: not a folder of its own
+    (tmp_path / "empty").mkdir()
+    why = dict(load_inputs([sweep, tmp_path / "empty", sweep / "0"]).skipped)
+    assert why == {str(sweep / "1"): "no .hydra/config.yaml (its seed, task and trainer.max_epochs are unknown)",
+                   str(sweep / "2"): "empty folder", str(tmp_path / "empty"): "empty folder"}
+
+
+def test_a_run_is_counted_once_however_often_it_is_given(tmp_path):
+    for s in range(2):
+        make_run(tmp_path / "sweep" / f"{s}", s, [scores(s)])
+    shutil.copytree(tmp_path / "sweep" / "0", tmp_path / "copy")
+    inputs = load_inputs([tmp_path / "sweep", tmp_path / "sweep" / ".." / "sweep" / "1", tmp_path / "copy"])
+    assert sorted(r.seed for r in inputs.runs) == [0, 1]
+    assert inputs.skipped == [(str(tmp_path / "copy"), f"duplicate of {tmp_path / 'sweep' / '0'} "
+                                                       "(the same seed 0 and overrides)")]
+
+
+def test_nothing_to_report_exits_2_with_one_line(tmp_path, capsys, caplog):
+    make_run(tmp_path / "failed", 0, [scores(0)], status="failed")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit) as exit_:
+        main([str(tmp_path / "failed"), str(tmp_path / "empty"), "--no-wandb"])
+    assert exit_.value.code == 2 and not caplog.records  # the log would add lines to stderr
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: no run to report in {tmp_path / 'failed'}, ")
+    assert f"{tmp_path / 'failed'}: run did not complete (status 'failed')" in err
+    assert f"{tmp_path / 'empty'}: empty folder" in err
+    assert not (tmp_path / "failed" / "report").exists()
+
+
+def test_a_sweep_with_nothing_to_report_logs_why_and_writes_no_report(tmp_path, caplog):
+    sweep = tmp_path / "sweep"
+    make_run(sweep / "0", 0, [scores(0)], status="diverged")
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep)}}, "task": {"name": "search"}})
+    with caplog.at_level(logging.ERROR, logger="benchmark.report"):
+        MultirunReport(use_wandb=False).on_multirun_end(config)
+    assert not (sweep / "report").exists()
+    why = f"{sweep / '0'}: run did not complete (status 'diverged')"
+    assert f"error: no run to report in {sweep} ({why})" in caplog.text
 
 
 def test_multirun_ends_with_a_report(tmp_path, cache_dir):
