@@ -4,6 +4,7 @@ import signal
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import Checkpoint
 
 
 class KillAt(pl.Callback):
@@ -54,3 +55,37 @@ class RecordSteps(pl.Callback):
 
         Path(self.output_dir, f"steps_rank{trainer.global_rank}.json").write_text(
             json.dumps({"children": self.children, "stray": self.stray, "world": trainer.world_size}))
+
+
+class KillAtEpochEnd(pl.Callback):
+    """SIGKILL after epoch `epoch`'s ranking is written, before its checkpoint: a kill between two files of an epoch."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if trainer.current_epoch == self.epoch:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class KillAfterCheckpoint(Checkpoint):
+    """SIGKILL right after epoch `epoch`'s checkpoint is saved, before its metrics reach metrics.csv (Lightning runs
+    checkpoint callbacks last, in their given order, so this one runs after the run's own)."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if trainer.current_epoch == self.epoch:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class TermAt(pl.Callback):
+    """Send SIGTERM to this process at global step `step`, as a cluster pre-empting a job does."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGTERM)

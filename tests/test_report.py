@@ -210,7 +210,8 @@ def test_multirun_ends_with_a_report(tmp_path, cache_dir):
     text = (report / "report.md").read_text()
     assert "| default | 2 |" in text and "Skipped" not in text
     assert list((report / "wandb").glob("offline-run-*"))
-    assert sorted(p.name for p in sweep.iterdir()) == ["0", "1", "multirun.yaml", "report"]  # nothing stray
+    # Nothing stray (.lock names the process that owns the sweep folder).
+    assert sorted(p.name for p in sweep.iterdir()) == [".lock", "0", "1", "multirun.yaml", "report"]
     # the report groups its W&B run with the seeds' runs: the study name as the runs resolved it
     assert load_run(sweep / "0").study == ("mnist1d-chain-full-uniform-experiment=smoke,trainer.limit_train_batches=3,"
                                            "trainer.max_epochs=2")

@@ -17,7 +17,7 @@ from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_info
 
 from benchmark import metrics
-from benchmark.errors import require
+from benchmark.errors import is_int, require
 from benchmark.evaluation import ChildScore, evaluate_children
 from benchmark.ground_truth import GroundTruth
 from benchmark.io import write_csv, write_json
@@ -34,10 +34,10 @@ def rank_children(scores: list[ChildScore]) -> list[ChildScore]:
 class RankingSnapshot(pl.Callback):
     def __init__(self, output_dir: str, top_k: int = 5, calib_batches: int = 2, block: int | None = None,
                  filename: str = "rankings.csv") -> None:
-        require(isinstance(top_k, int) and top_k >= 1, "callbacks.ranking.top_k", top_k, "an integer >= 1")
-        require(isinstance(calib_batches, int) and calib_batches >= 0, "callbacks.ranking.calib_batches",
+        require(is_int(top_k) and top_k >= 1, "callbacks.ranking.top_k", top_k, "an integer >= 1")
+        require(is_int(calib_batches) and calib_batches >= 0, "callbacks.ranking.calib_batches",
                 calib_batches, "an integer >= 0 (0 turns BatchNorm re-calibration off)")
-        require(block is None or (isinstance(block, int) and block >= 1), "callbacks.ranking.block", block,
+        require(block is None or (is_int(block) and block >= 1), "callbacks.ranking.block", block,
                 "null (64 on a GPU, 1 on a CPU) or an integer >= 1 (1 = node by node)")
         self.output_dir, self.top_k, self.calib_batches = Path(output_dir), top_k, calib_batches
         self.block = block
@@ -54,6 +54,10 @@ class RankingSnapshot(pl.Callback):
         ranked = space.ranked_children()
         n = len(ranked)
         require(self.top_k <= n, "callbacks.ranking.top_k", self.top_k, f"at most the number of ranked children ({n})")
+        batches = len(trainer.datamodule.train_dataloader())  # the data module is set up before callbacks
+        require(self.calib_batches <= batches, "callbacks.ranking.calib_batches", self.calib_batches,
+                f"at most the number of training batches ({batches} of {trainer.datamodule.batch_size} examples); "
+                "0 turns BatchNorm re-calibration off")
         if self.truth:
             common = len({space.name(c) for c in ranked} & self.truth.keys())
             require(common >= 2, "ground_truth.path", f"a table covering {common} of the {n} ranked children",

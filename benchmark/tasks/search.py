@@ -2,45 +2,55 @@
 from __future__ import annotations
 
 import logging
+import math
+import statistics
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from benchmark import ground_truth
 from benchmark.callbacks import RankingSnapshot
-from benchmark.errors import require
-from benchmark.io import write_json
+from benchmark.errors import EXIT_DIVERGED, EXIT_INTERRUPTED, RunFailed
+from benchmark.io import write_json  # TODO-STALE
 from benchmark.module import Diverged
+from benchmark.resume import record_settings, resume_checkpoint
 from benchmark.tasks.common import build_study, build_trainer, task_wrapper
 
 log = logging.getLogger(__name__)
 
+#: A run has exploded when the median child's validation loss in its last ranking exceeds this many times the loss of
+#: guessing (ln of the number of classes): a trained network is never that much worse than a uniform guess.
+EXPLODED = 10.0
+
 
 def write_status(out: Path, status: str, **extra: Any) -> None:
-    """`status.json`: running, completed, diverged or failed; the report counts only completed runs."""
+    """`status.json`: running, completed, diverged, exploded, interrupted or failed; reports count only completed
+    runs."""
     write_json(out / "status.json", {"status": status, **extra})
 
 
-def resume_checkpoint(cfg: DictConfig, out: Path) -> str | None:
-    """`ckpt_path` if given; with `resume=true`, this run folder's last checkpoint if there is one."""
-    if cfg.get("ckpt_path"):
-        require(Path(cfg.ckpt_path).is_file(), "ckpt_path", cfg.ckpt_path, "an existing Lightning checkpoint file")
-        return str(cfg.ckpt_path)
-    last = out / "checkpoints" / "last.ckpt"
-    if cfg.get("resume") and last.is_file():
-        log.info("resuming from %s", last)
-        return str(last)
-    if cfg.get("resume"):
-        log.info("resume=true but %s does not exist yet: starting from scratch", last)
-    return None
+def explosion(rows: list[tuple[Any, ...]], num_classes: int) -> str | None:
+    """Why the last ranking in `rows` (rankings.csv rows: epoch, step, child, val_acc, val_loss, ...) says the run
+    exploded, or None."""
+    if not rows:
+        return None
+    last = rows[-1][0]
+    median = statistics.median(r[4] for r in rows if r[0] == last)
+    limit = EXPLODED * math.log(num_classes)
+    if math.isfinite(median) and median <= limit:
+        return None
+    return (f"validation loss exploded: the median child's is {median:.4g} after epoch {last}, over {EXPLODED:g}x "
+            f"that of guessing ({limit:.3g}); lower module.optimizer.lr")
 
 
 @task_wrapper
 def run(cfg: DictConfig) -> dict[str, Any]:
     out = Path(cfg.paths.output_dir)
+    # TODO-STALE remove_stale_temps(out)
     datamodule, module = build_study(cfg)
-    ckpt = resume_checkpoint(cfg, out)
+    resumed = resume_checkpoint(cfg, out, module)
     truth = ground_truth.find(cfg, module.space)
     if truth is None:
         log.info("no ground truth for this space, data and recipe (looked in %s): rankings are not compared with "
@@ -51,18 +61,30 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         log.info("ranking against ground truth %s (%d children, %d seeds)",
                  cfg.ground_truth.path or ground_truth.cache_folder(cfg), len(truth.children), len(truth.seeds))
     trainer = build_trainer(cfg)
-    for callback in trainer.callbacks:
-        if isinstance(callback, RankingSnapshot):
-            callback.set_ground_truth(truth)
-    write_status(out, "running")
+    ranking = next((c for c in trainer.callbacks if isinstance(c, RankingSnapshot)), None)
+    if ranking is not None:
+        ranking.set_ground_truth(truth)
+    if not cfg.get("ckpt_path"):
+        record_settings(out / "checkpoints", cfg)
+    started = {"resumed_from": {"checkpoint": str(resumed[0]), "epoch": resumed[1]}} if resumed else {}
+    write_status(out, "running", **started)
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(resumed[0]) if resumed else None, weights_only=True)
     except Diverged as e:
-        log.error("diverged: %s. Snapshots up to the last good epoch are kept in %s", e, out / "rankings.csv")
-        write_status(out, "diverged", message=str(e), epoch=trainer.current_epoch)
-        return {}
+        write_status(out, "diverged", message=str(e), epoch=trainer.current_epoch, **started)
+        raise RunFailed(f"diverged: {e}. Snapshots up to the last good epoch are kept in {out / 'rankings.csv'}",
+                        EXIT_DIVERGED) from e
+    except SIGTERMException as e:
+        message = (f"stopped by SIGTERM in epoch {trainer.current_epoch}; the checkpoint of the last finished epoch "
+                   f"is kept: rerun the same command with resume=true and hydra.run.dir={out}")
+        write_status(out, "interrupted", message=message, epoch=trainer.current_epoch, **started)
+        raise RunFailed(message, EXIT_INTERRUPTED) from e
     except BaseException as e:
-        write_status(out, "failed", message=f"{type(e).__name__}: {e}")
+        write_status(out, "failed", message=f"{type(e).__name__}: {e}", **started)
         raise
-    write_status(out, "completed")
+    exploded = explosion(ranking.rows, datamodule.shape.num_classes) if ranking is not None else None
+    if exploded:
+        write_status(out, "exploded", message=exploded, epoch=trainer.current_epoch - 1, **started)
+        raise RunFailed(exploded, EXIT_DIVERGED)
+    write_status(out, "completed", **started)
     return {k: float(v) for k, v in trainer.callback_metrics.items()}

@@ -1,0 +1,31 @@
+"""EpochCheckpoint: `last.ckpt` after every training epoch, the one before kept as `previous.ckpt`.
+
+Lightning's ModelCheckpoint with `save_top_k=0` writes `last.ckpt` only when training ends, so a killed run had nothing
+to resume from. This one saves after every epoch, after the epoch's ranking is written and the schedule has stepped
+(Lightning runs checkpoint callbacks after the module's epoch-end hook). The epoch's metrics reach `metrics.csv` only
+after that, so a kill right after the save can leave `last.ckpt` one epoch ahead of `metrics.csv`; resuming then starts
+from `previous.ckpt` (`benchmark/resume.py` picks the newest checkpoint every file of the run has caught up with).
+Each file is written to a temporary file and renamed (Lightning's own save), and `last.ckpt` becomes `previous.ckpt`
+by one rename, so a kill leaves whole files only.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import Checkpoint
+
+LAST, PREVIOUS = "last.ckpt", "previous.ckpt"
+
+
+class EpochCheckpoint(Checkpoint):
+    def __init__(self, dirpath: str) -> None:
+        self.dirpath = Path(dirpath)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        last = self.dirpath / LAST
+        if trainer.is_global_zero and last.is_file():
+            os.replace(last, self.dirpath / PREVIOUS)
+        # Every rank builds the checkpoint (per-rank sampler states are gathered); rank 0 writes it.
+        trainer.save_checkpoint(last)
