@@ -1,5 +1,7 @@
 """Ground truth: stacked training equals one-by-one training; cache, resume, shards; CSV import with clear errors."""
 import logging
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -8,12 +10,17 @@ import torch
 from benchmark.data import DigitsDataModule
 from benchmark.errors import ConfigError
 from benchmark.ground_truth import cache_folder, find, read_table
+from benchmark.io import atomic_path
 from benchmark.spaces import ChainSpace, DataShape, NB201Space
 from benchmark.stacked import StackedChildren
 from benchmark.tasks import ground_truth as gt_task
+from tests.conftest import run_cli
+from tests.test_io import killed_writer
 
 SMALL = ["data=digits", "search_space.layers=2", "search_space.ops=[conv3,dilconv3,maxpool3]",
          "ground_truth.epochs=1", "logger=none"]
+SMALL_SPACE = ChainSpace(layers=2, ops=["conv3", "dilconv3", "maxpool3"])
+QUICK = [*SMALL, "gt_seeds=1", "+trainer.limit_train_batches=2"]  # a whole table in about a second
 
 
 def test_a_stack_of_one_is_the_standalone_child():
@@ -105,19 +112,42 @@ def test_import_nb201_arch_strings(tmp_path):
         read_table(write(tmp_path / "nb201.csv", bad), space)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("child,test_acc\n0-0-9,0.5\n", "not a child of this space"),
-    ("arch,test_acc\nconv3 > conv3,0.5\n", "not a child of this space"),
-    ("child,test_acc\n0-0-0,0.5\n0-0-0,0.6\n", "duplicate row"),
-    ("child,test_acc\n0-0-0,nan\n", "finite accuracies"),
-    ("child,test_acc\n0-0-0,high\n", "not a number"),
-    ("name,test_acc\n0-0-0,0.5\n", "no 'child' or 'arch' column"),
-    ("child,test_acc\n", "no rows"),
+@pytest.mark.parametrize("text, line, message", [
+    ("child,test_acc\n0-0-9,0.5\n", 2, "not a child of this space"),
+    ("arch,test_acc\nconv3 > conv3,0.5\n", 2, "not a child of this space"),
+    ("child,test_acc\n0-0-0,0.5\n0-0-0,0.6\n", 3, "duplicate row"),
+    ("child,test_acc\n0-0-0,nan\n", 2, "finite accuracies"),
+    ("child,test_acc\n0-0-0,high\n", 2, "not a number"),
+    ("child,test_acc,params\n0-0-0,0.5,inf\n", 2, "params 'inf' is not an integer"),
+    ("name,test_acc\n0-0-0,0.5\n", 1, "no 'child' or 'arch' column"),
+    ("child,test_acc\n", 2, "no rows"),
+    ("", 1, "the file is empty"),
+    ("child,test_acc\n0-0-0,0.5\n0-0-1\n", 3, "expected 2 fields as in the header .*, found 1"),
+    ("child,test_acc\n0-0-0,0.5,0.7\n", 2, "expected 2 fields as in the header .*, found 3"),
+    ("child,test_acc,child\n0-0-0,0.5,0-0-1\n", 1, "names a column twice"),
+    (b"child,test_acc\n0-0-0,0.5\n0-0-1,0.6\xb5\n", 3, "byte 0xb5 is not UTF-8"),
+    ('child,test_acc\n"0-0-0\n', 2, "not a CSV table"),
 ])
-def test_bad_tables_are_clear_errors(tmp_path, text, message):
-    with pytest.raises(ValueError, match=message) as e:
-        read_table(write(tmp_path / "t.csv", text), ChainSpace())
-    assert "t.csv" in str(e.value) or isinstance(e.value, ConfigError)
+def test_bad_tables_are_config_errors_naming_the_file_and_line(tmp_path, text, line, message):
+    path = tmp_path / "t.csv"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(ConfigError, match=message) as e:
+        read_table(path, ChainSpace())
+    assert e.value.key == "ground_truth.path" and f"{path}:{line}: " in str(e.value)
+
+
+def test_an_unreadable_sidecar_is_a_config_error_naming_its_line(tmp_path):
+    write(tmp_path / "t.json", '{"source": "a paper",\n oops}\n')
+    with pytest.raises(ConfigError, match=r"t.json:2: not JSON"):
+        read_table(write(tmp_path / "t.csv", "child,test_acc\n0-0-0,0.5\n"), ChainSpace())
+
+
+def test_a_short_row_stops_a_search_run_with_one_line(tmp_path, cache_dir):
+    table = write(tmp_path / "short.csv", "child,test_acc\n0-0-0,0.5\n0-0-1\n")
+    proc = run_cli("experiment=smoke", "logger=csv", f"hydra.run.dir={tmp_path / 'run'}",
+                   f"paths.cache_dir={cache_dir}", f"ground_truth.path={table}", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"error: ground_truth.path='{table}' is not valid: {table}:3: expected 2 fields" in proc.stderr
 
 
 def test_missing_table_and_missing_metric(tmp_path):
@@ -159,3 +189,96 @@ def test_imported_seeds_may_be_written_as_floats_but_must_be_integers(tmp_path):
     (tmp_path / "t.csv").write_text("child,test_acc,seed\n0-0-0,0.5,7.5\n")
     with pytest.raises(ValueError, match=r"t.csv:2: seed '7.5' is not an integer"):
         read_table(tmp_path / "t.csv", ChainSpace())
+
+
+@pytest.fixture
+def built(make_cfg, tmp_path):
+    """The config of a whole cached table (9 children, 1 seed) in this test's own cache, with its parts."""
+    cfg = make_cfg(*QUICK)
+    cfg.paths.cache_dir = str(tmp_path / "cache")
+    gt_task.run(cfg)
+    return cfg
+
+
+@pytest.fixture
+def trained(monkeypatch):
+    """The (seed, child) pairs task=ground_truth trains from now on."""
+    pairs = []
+    real = gt_task.train_chunk
+
+    def spy(cfg, space, dm, seed, children):
+        pairs.extend((seed, c) for c in children)
+        return real(cfg, space, dm, seed, children)
+
+    monkeypatch.setattr(gt_task, "train_chunk", spy)
+    return pairs
+
+
+def cut(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+
+
+def drop_last_row(path: Path) -> None:
+    path.write_text("".join(path.read_text().splitlines(keepends=True)[:-1]))
+
+
+#: On-disk states a kill (or a lost write) leaves in a cache entry: the table and its sidecar are two renames.
+HALF_WRITTEN = {
+    "table_without_sidecar": lambda folder: (folder / "ground_truth.json").unlink(),
+    "sidecar_without_table": lambda folder: (folder / "ground_truth.csv").unlink(),
+    "table_cut_short": lambda folder: cut(folder / "ground_truth.csv"),
+    "empty_table": lambda folder: (folder / "ground_truth.csv").write_bytes(b""),
+    "table_newer_than_its_sidecar": lambda folder: drop_last_row(folder / "ground_truth.csv"),
+    "sidecar_cut_short": lambda folder: cut(folder / "ground_truth.json"),
+}
+
+
+@pytest.mark.parametrize("damage", HALF_WRITTEN)
+def test_a_half_written_cache_entry_is_never_used_and_is_merged_again(built, trained, damage, caplog):
+    whole = find(built, SMALL_SPACE)
+    assert whole is not None and len(whole.rows) == 9
+    HALF_WRITTEN[damage](cache_folder(built))
+    with caplog.at_level(logging.WARNING):
+        assert find(built, SMALL_SPACE) is None
+    assert damage == "sidecar_without_table" or "without a matching sidecar" in caplog.text
+    gt_task.run(built)
+    assert trained == []  # merged from the finished parts, nothing retrained
+    assert find(built, SMALL_SPACE).rows == whole.rows
+    out = Path(built.paths.output_dir)
+    assert read_table(out / "ground_truth.csv", SMALL_SPACE).rows == whole.rows
+    assert (out / "ground_truth.json").is_file()
+
+
+def test_the_command_line_repairs_a_table_left_without_its_sidecar(built, tmp_path):
+    (cache_folder(built) / "ground_truth.json").unlink()
+    proc = run_cli("task=ground_truth", *QUICK, f"paths.cache_dir={built.paths.cache_dir}",
+                   f"hydra.run.dir={tmp_path / 'again'}")
+    assert "0 of 9 (child, seed) pairs to train, 9 already done" in proc.stdout + proc.stderr
+    assert len(find(built, SMALL_SPACE).rows) == 9 and (tmp_path / "again" / "ground_truth.json").is_file()
+
+
+def test_half_written_part_rows_are_trained_again(built, trained):
+    folder = cache_folder(built)
+    for name in ("ground_truth.csv", "ground_truth.json"):
+        (folder / name).unlink()
+    part = folder / "part-0-of-1.csv"
+    lines = part.read_text().splitlines()
+    part.write_text("\n".join([*lines[:-1], lines[-1][:len(lines[-1]) // 2]]))  # the last row cut in the middle
+    (folder / "part-1-of-2.csv").write_bytes(b"child,seed,val_acc\n\xb5")  # another shard's, unreadable
+    gt_task.run(built)
+    assert trained == [(0, SMALL_SPACE.index(SMALL_SPACE.parse(lines[-1].split(",")[0])))]
+    assert len(find(built, SMALL_SPACE).rows) == 9
+
+
+def test_ground_truth_removes_the_temps_of_killed_writers_only(built):
+    folder = cache_folder(built)
+    killed = killed_writer(folder / "ground_truth.csv")
+    unnamed = folder / ".part-0-of-1.csv.ab12cd34.tmp"  # the name before temps carried their writer's pid
+    unnamed.touch()
+    os.utime(unnamed, (time.time() - 3600, time.time() - 3600))
+    with atomic_path(folder / "part-1-of-2.csv") as live:  # a shard still writing
+        gt_task.run(built)
+        assert live.exists()
+    assert not killed.exists() and not unnamed.exists()
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "ground_truth.csv", "ground_truth.json", "part-0-of-1.csv", "part-1-of-2.csv", "provenance.json"]

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from itertools import groupby
 from pathlib import Path
@@ -15,8 +14,8 @@ from omegaconf import DictConfig
 
 from benchmark.data import ArrayDataModule
 from benchmark.errors import require
-from benchmark.ground_truth import HEADER, GroundTruth, cache_folder, provenance, read_parts, read_table
-from benchmark.io import write_csv, write_json
+from benchmark.ground_truth import HEADER, TABLE, GroundTruth, cache_folder, provenance, read_cached, read_parts
+from benchmark.io import remove_stale_temps, write_csv, write_json
 from benchmark.spaces import SearchSpace
 from benchmark.stacked import StackedChildrenModule, side_by_side, stack_accuracy
 from benchmark.tasks.common import task_wrapper
@@ -76,13 +75,13 @@ def run(cfg: DictConfig) -> dict[str, float]:
             cfg.ground_truth.epochs, "an integer >= 1")
     space: SearchSpace = instantiate(cfg.search_space)
     folder, out = cache_folder(cfg), Path(cfg.paths.output_dir)
-    table_path = folder / "ground_truth.csv"
+    for temp in remove_stale_temps(folder):
+        log.info("removed %s: its writer is gone", temp)
     wanted = [(s, c) for s in range(seeds) for c in space.ranked_children()]
-    if table_path.is_file():
-        table = read_table(table_path, space, cfg.ground_truth.metric, key="ground_truth cache")
-        if set(table.seeds) >= set(range(seeds)):
-            log.info("ground truth found in the cache: %s", table_path)
-            return _finish(table, table_path, out)
+    table = read_cached(folder, space, cfg.ground_truth.metric)
+    if table is not None and set(table.seeds) >= set(range(seeds)):
+        log.info("ground truth found in the cache: %s", folder / TABLE)
+        return _finish(table, out)
     pl.seed_everything(cfg.seed, workers=True)
     dm: ArrayDataModule = instantiate(cfg.data)
     dm.setup()
@@ -103,18 +102,19 @@ def run(cfg: DictConfig) -> dict[str, float]:
             trained += len(children[i:i + chunk])
             log.info("seed %d: %d/%d pairs trained (%.1f s per child)", seed, trained, len(todo),
                      (time.perf_counter() - start) / trained)
-    merged = sorted(read_parts(folder), key=lambda r: (r["seed"], space.index(space.parse(r["child"]))))
-    if {(r["seed"], space.index(space.parse(r["child"]))) for r in merged} >= set(wanted):
+    index = {space.name(c): c for c in space.ranked_children()}  # rows naming anything else are not ours
+    merged = sorted((r for r in read_parts(folder) if r["child"] in index),
+                    key=lambda r: (r["seed"], index[r["child"]]))
+    if {(r["seed"], index[r["child"]]) for r in merged} >= set(wanted):
         table = GroundTruth(merged, cfg.ground_truth.metric, provenance(cfg))
-        table.save(table_path)
-        return _finish(table, table_path, out)
+        table.save(folder / TABLE)
+        return _finish(table, out)
     log.info("shard %d done; the table is complete once every shard has run (%d of %d pairs so far)",
              shard, len(merged), len(wanted))
     return {}
 
 
-def _finish(table: GroundTruth, table_path: Path, out: Path) -> dict[str, float]:
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(table_path, out / "ground_truth.csv")
-    shutil.copyfile(table_path.with_suffix(".json"), out / "ground_truth.json")
+def _finish(table: GroundTruth, out: Path) -> dict[str, float]:
+    """Leave the table in the run's folder too (written from memory: the cache may change meanwhile)."""
+    table.save(out / TABLE)
     return log_stability(table)
