@@ -10,7 +10,7 @@ from hydra.types import RunMode
 from hydra.utils import get_method
 from omegaconf import DictConfig
 
-from benchmark.errors import EXIT_CONFIG, RunFailed, find_config_error
+from benchmark.errors import EXIT_CONFIG, EXIT_INTERRUPTED, RunFailed, find_config_error
 from benchmark.validation import validate
 
 log = logging.getLogger("run")
@@ -21,10 +21,10 @@ def main(cfg: DictConfig) -> None:
     try:
         validate(cfg)
         get_method(cfg.task.fn)(cfg)
-    except RunFailed as e:  # recorded in the run's status.json; a sweep goes on with its other jobs
+    except RunFailed as e:  # recorded in the run's status.json; a sweep goes on with its other jobs, unless stopped
         log.error("%s", e)
         print(f"error: {e}", file=sys.stderr)
-        if HydraConfig.get().mode != RunMode.MULTIRUN:
+        if e.code == EXIT_INTERRUPTED or HydraConfig.get().mode != RunMode.MULTIRUN:
             raise SystemExit(e.code)
     except Exception as e:  # a user's mistake gets one line, not a traceback
         error = find_config_error(e)

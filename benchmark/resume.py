@@ -1,7 +1,7 @@
 """Resuming a run: which checkpoint to continue from, and whether it belongs to this config.
 
 A run folder holds `checkpoints/last.ckpt` and `previous.ckpt` (`benchmark/callbacks/checkpoint.py`) and, from its
-first start, `checkpoints/config.json`: the settings that decide what the run computes. `resume=true` continues from
+last start, `checkpoints/config.json`: the settings that decide what the run computes. `resume=true` continues from
 the newest checkpoint that every per-epoch file of the folder (`rankings.csv`, `csv/metrics.csv`) has caught up with,
 so a kill between two files of one epoch costs that epoch, never a row. A checkpoint that cannot be read, was made by
 another supernet or under other settings is refused with a message naming what differs.
@@ -46,9 +46,9 @@ def run_settings(cfg: DictConfig) -> dict[str, Any]:
 
 
 def record_settings(folder: Path, cfg: DictConfig) -> None:
-    """Write `config.json` beside the checkpoints the first time a run starts in `folder`."""
-    if not (folder / CONFIG).is_file():
-        write_json(folder / CONFIG, run_settings(cfg))
+    """Write `config.json` beside the checkpoints (a resumed run has been checked to have the same settings; a run
+    that starts from scratch replaces those of an earlier start that left no checkpoint)."""
+    write_json(folder / CONFIG, run_settings(cfg))
 
 
 def load(path: Path, key: str = "ckpt_path") -> dict[str, Any]:

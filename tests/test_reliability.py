@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from benchmark.io import _host
 from benchmark.report import load_inputs
 from tests.conftest import run_cli
 
@@ -23,6 +24,12 @@ def uninterrupted(tmp_path_factory, cache_dir) -> Path:
     out = tmp_path_factory.mktemp("whole")
     run_cli(*RESUMABLE, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}")
     return out
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
 
 
 def _status(folder: Path) -> dict:
@@ -48,12 +55,15 @@ def test_a_killed_run_resumes_from_its_checkpoint_to_the_same_files_byte_for_byt
                    check=False)
     assert proc.returncode == -signal.SIGKILL and _status(tmp_path)["status"] == "running"
     checkpoints = tmp_path / "checkpoints"
+    stale = tmp_path / f".rankings.csv.{_host()}.{_dead_pid()}.abcdefgh.tmp"  # a write the kill cut short
+    stale.write_text("epoch,st")
     if damage == "rename":  # killed after last.ckpt became previous.ckpt, before the new last.ckpt was written
         os.replace(checkpoints / "last.ckpt", checkpoints / "previous.ckpt")
     run_cli(*common, "resume=true")
     status = _status(tmp_path)
     assert status["status"] == "completed"
     assert status["resumed_from"]["epoch"] == resumed_after  # a checkpoint was loaded, the newest one that is whole
+    assert not stale.exists()
     for name in ("rankings.csv", "csv/metrics.csv"):
         assert (tmp_path / name).read_bytes() == (uninterrupted / name).read_bytes(), name
 

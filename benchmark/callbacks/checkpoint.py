@@ -5,8 +5,9 @@ to resume from. This one saves after every epoch, after the epoch's ranking is w
 (Lightning runs checkpoint callbacks after the module's epoch-end hook). The epoch's metrics reach `metrics.csv` only
 after that, so a kill right after the save can leave `last.ckpt` one epoch ahead of `metrics.csv`; resuming then starts
 from `previous.ckpt` (`benchmark/resume.py` picks the newest checkpoint every file of the run has caught up with).
-Each file is written to a temporary file and renamed (Lightning's own save), and `last.ckpt` becomes `previous.ckpt`
-by one rename, so a kill leaves whole files only.
+A checkpoint is written beside `last.ckpt` under a temporary name and renamed onto it once complete (Lightning's own
+save goes through the system's temporary folder and may end in a copy), and `last.ckpt` becomes `previous.ckpt` by one
+rename first, so a kill leaves whole files only: at worst `previous.ckpt` alone, one epoch back.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Checkpoint
 
-LAST, PREVIOUS = "last.ckpt", "previous.ckpt"
+LAST, PREVIOUS, PARTIAL = "last.ckpt", "previous.ckpt", ".last.ckpt.partial"
 
 
 class EpochCheckpoint(Checkpoint):
@@ -24,8 +25,10 @@ class EpochCheckpoint(Checkpoint):
         self.dirpath = Path(dirpath)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        last = self.dirpath / LAST
-        if trainer.is_global_zero and last.is_file():
-            os.replace(last, self.dirpath / PREVIOUS)
-        # Every rank builds the checkpoint (per-rank sampler states are gathered); rank 0 writes it.
-        trainer.save_checkpoint(last)
+        last, partial = self.dirpath / LAST, self.dirpath / PARTIAL
+        # Every rank builds the checkpoint (per-rank sampler states are gathered); rank 0 writes it and renames.
+        trainer.save_checkpoint(partial)
+        if trainer.is_global_zero:
+            if last.is_file():
+                os.replace(last, self.dirpath / PREVIOUS)
+            os.replace(partial, last)

@@ -13,7 +13,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from benchmark import ground_truth
 from benchmark.callbacks import RankingSnapshot
 from benchmark.errors import EXIT_DIVERGED, EXIT_INTERRUPTED, RunFailed
-from benchmark.io import write_json  # TODO-STALE
+from benchmark.io import remove_stale_temps, write_json
 from benchmark.module import Diverged
 from benchmark.resume import record_settings, resume_checkpoint
 from benchmark.tasks.common import build_study, build_trainer, task_wrapper
@@ -48,7 +48,8 @@ def explosion(rows: list[tuple[Any, ...]], num_classes: int) -> str | None:
 @task_wrapper
 def run(cfg: DictConfig) -> dict[str, Any]:
     out = Path(cfg.paths.output_dir)
-    # TODO-STALE remove_stale_temps(out)
+    for folder in (out, out / "csv", out / "checkpoints"):  # what writers killed here left behind
+        remove_stale_temps(folder)
     datamodule, module = build_study(cfg)
     resumed = resume_checkpoint(cfg, out, module)
     truth = ground_truth.find(cfg, module.space)
@@ -64,8 +65,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     ranking = next((c for c in trainer.callbacks if isinstance(c, RankingSnapshot)), None)
     if ranking is not None:
         ranking.set_ground_truth(truth)
-    if not cfg.get("ckpt_path"):
-        record_settings(out / "checkpoints", cfg)
+    record_settings(out / "checkpoints", cfg)
     started = {"resumed_from": {"checkpoint": str(resumed[0]), "epoch": resumed[1]}} if resumed else {}
     write_status(out, "running", **started)
     try:
