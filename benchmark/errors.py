@@ -1,6 +1,7 @@
 """User-facing configuration errors: one exception type that `run.py` prints without a traceback."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from torch.multiprocessing import ProcessRaisedException
@@ -18,6 +19,25 @@ def require(condition: bool, key: str, value: Any, allowed: str) -> None:
     """Raise ConfigError unless `condition` holds."""
     if not condition:
         raise ConfigError(key, value, allowed)
+
+
+def is_int(value: Any) -> bool:
+    """An integer and not a bool (YAML's `true` would pass `isinstance(value, int)` as 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float, not a bool or a string: what a rate or a weight can be."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+#: Seeds are integers in [0, 2**32): numpy's range, which Lightning's `seed_everything` enforces too.
+SEED_LIMIT = 2 ** 32
+
+
+def require_seed(key: str, value: Any) -> None:
+    """One rule for every seed of the config, so that none fails deep inside numpy or torch."""
+    require(is_int(value) and 0 <= value < SEED_LIMIT, key, value, f"an integer from 0 to {SEED_LIMIT - 1}")
 
 
 #: Exit codes of `run.py` (README, Reliability): a configuration error; training went wrong (the loss became NaN or

@@ -14,7 +14,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
 
-from benchmark.errors import require
+from benchmark.errors import is_int, require, require_seed
 from benchmark.spaces import DataShape
 
 
@@ -30,10 +30,11 @@ class ArrayDataModule(pl.LightningDataModule):
     def __init__(self, batch_size: int = 128, val_size: int = 800, split_seed: int = 0,
                  eval_batch_size: int = 400) -> None:
         super().__init__()
-        require(isinstance(batch_size, int) and batch_size >= 1, "data.batch_size", batch_size, "an integer >= 1")
-        require(isinstance(eval_batch_size, int) and eval_batch_size >= 1, "data.eval_batch_size", eval_batch_size,
+        require(is_int(batch_size) and batch_size >= 1, "data.batch_size", batch_size, "an integer >= 1")
+        require(is_int(eval_batch_size) and eval_batch_size >= 1, "data.eval_batch_size", eval_batch_size,
                 "an integer >= 1")
-        require(isinstance(val_size, int) and val_size >= 1, "data.val_size", val_size, "an integer >= 1")
+        require(is_int(val_size) and val_size >= 1, "data.val_size", val_size, "an integer >= 1")
+        require_seed("data.split_seed", split_seed)
         self.batch_size, self.val_size, self.split_seed = batch_size, val_size, split_seed
         self.eval_batch_size = eval_batch_size
         self.splits: dict[str, TensorDataset] = {}

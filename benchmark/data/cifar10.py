@@ -63,6 +63,8 @@ class CIFAR10DataModule(ArrayDataModule):
         kwargs.setdefault("eval_batch_size", 1000)
         super().__init__(**kwargs)
         require(isinstance(augment, bool), "data.augment", augment, "true or false")
+        require(root is None or isinstance(root, (str, os.PathLike)), "data.root", root,
+                f"the folder holding {FOLDER}/ (or null to use CIFAR10_ROOT)")
         self.root, self.augment = root, augment
 
     def load_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmark.data.base import ArrayDataModule
-from benchmark.errors import require
+from benchmark.errors import is_int, require
 from benchmark.spaces import DataShape
 
 
@@ -14,7 +14,7 @@ class DigitsDataModule(ArrayDataModule):
     def __init__(self, test_size: int = 360, **kwargs) -> None:
         kwargs.setdefault("val_size", 360)
         super().__init__(**kwargs)
-        require(isinstance(test_size, int) and 1 <= test_size < 1797, "data.test_size", test_size,
+        require(is_int(test_size) and 1 <= test_size < 1797, "data.test_size", test_size,
                 "an integer from 1 to 1,796 (of the 1,797 images; data.val_size is then taken from the rest)")
         self.test_size = test_size
 

@@ -17,7 +17,7 @@ from typing import Callable, Iterator, Sequence
 import torch
 from torch import nn
 
-from benchmark.errors import require
+from benchmark.errors import is_int, require, require_seed
 
 Arch = tuple[int, ...]
 #: Applies the unit at position k of a child's path to a tensor (see SearchSpace.run).
@@ -45,12 +45,23 @@ class DataShape:
         return (self.channels, self.length) if self.height is None else (self.channels, self.height, self.length)
 
 
+#: Limits beyond which a space could not be built or enumerated in reasonable time and memory: a supernet enumerates
+#: every child's route and a ranking visits every ranked child (4 ops over 40 layers would be 10^24 children), and
+#: every unit is built at least once (one convolution 10^6 channels wide alone needs terabytes). The papers' spaces
+#: stay far below them.
+MAX_CHILDREN, MAX_DEPTH, MAX_WIDTH = 100_000, 1_000, 1_024
+
+
 def checked_ops(ops: Sequence[str], available: Sequence[str], key: str = "search_space.ops") -> list[str]:
-    """`ops` as a list, or a ConfigError naming the first unknown op, or an empty or repeating list."""
+    """`ops` as a list, or a ConfigError naming a string given for the list, the first unknown op, or an empty or
+    repeating list."""
+    example = ",".join(sorted(available)[:2])
+    require(isinstance(ops, Sequence) and not isinstance(ops, str), key, ops,
+            f"a list of ops in brackets, e.g. {key}=[{example}]; available: {sorted(available)}")
     ops = list(ops)
     require(len(ops) >= 1, key, ops, f"a non-empty list of {sorted(available)}")
     for op in ops:
-        require(op in available, key, op, f"one of {sorted(available)}")
+        require(isinstance(op, str) and op in available, key, op, f"one of {sorted(available)}")
     require(len(set(ops)) == len(ops), key, ops, "a list without repeated ops")
     return ops
 
@@ -66,8 +77,9 @@ class SearchSpace(ABC):
         self.decisions = list(decisions)
         self.choices = [tuple(c) for c in choices]
         self._radix = [len(c) for c in self.choices]
-        require(eval_children is None or (isinstance(eval_children, int) and 1 <= eval_children),
+        require(eval_children is None or (is_int(eval_children) and 1 <= eval_children),
                 "search_space.eval_children", eval_children, "null (rank every child) or an integer >= 1")
+        require_seed("search_space.eval_seed", eval_seed)
         self.eval_children, self.eval_seed = eval_children, eval_seed
 
     # -- enumeration and names -------------------------------------------------------------------------------------

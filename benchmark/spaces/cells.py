@@ -13,8 +13,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from benchmark.errors import require
-from benchmark.spaces.base import Arch, DataShape, SearchSpace, UnitCall, checked_ops
+from benchmark.errors import is_int, require
+from benchmark.spaces.base import MAX_DEPTH, MAX_WIDTH, Arch, DataShape, SearchSpace, UnitCall, checked_ops
 
 Layout = list[str | int]  # fixed units by name, stacked cells by index, in forward order
 
@@ -178,9 +178,11 @@ class NB201Space(CellSpace):
 
     def __init__(self, channels: int = 16, cells_per_stage: int = 5, ops: Sequence[str] = NB201_OPS,
                  affine: bool = True, eval_children: int | None = 100, eval_seed: int = 0) -> None:
-        require(isinstance(channels, int) and channels >= 1, "search_space.channels", channels, "an integer >= 1")
-        require(isinstance(cells_per_stage, int) and cells_per_stage >= 1, "search_space.cells_per_stage",
-                cells_per_stage, "an integer >= 1")
+        require(is_int(channels) and 1 <= channels <= MAX_WIDTH // 4, "search_space.channels", channels,
+                f"an integer from 1 to {MAX_WIDTH // 4} (the last stage is 4x as wide)")
+        require(is_int(cells_per_stage) and 1 <= cells_per_stage <= MAX_DEPTH // 3, "search_space.cells_per_stage",
+                cells_per_stage, f"an integer from 1 to {MAX_DEPTH // 3} (three stages of them)")
+        require(isinstance(affine, bool), "search_space.affine", affine, "true or false")
         ops = checked_ops(ops, NB201_OPS)
         n = cells_per_stage
         layout: Layout = ["stem", *range(n), "reduce.0", *range(n, 2 * n), "reduce.1", *range(2 * n, 3 * n), "head"]
@@ -253,8 +255,11 @@ class DeeperInsightsSpace(CellSpace):
 
     def __init__(self, channels: int = 48, cells: int = 4, ops: Sequence[str] = DEEPER_INSIGHTS_OPS,
                  affine: bool = False) -> None:
-        require(isinstance(channels, int) and channels >= 1, "search_space.channels", channels, "an integer >= 1")
-        require(isinstance(cells, int) and cells >= 1, "search_space.cells", cells, "an integer >= 1")
+        require(is_int(channels) and 1 <= channels <= MAX_WIDTH, "search_space.channels", channels,
+                f"an integer from 1 to {MAX_WIDTH:,}")
+        require(is_int(cells) and 1 <= cells <= MAX_DEPTH, "search_space.cells", cells,
+                f"an integer from 1 to {MAX_DEPTH:,}")
+        require(isinstance(affine, bool), "search_space.affine", affine, "true or false")
         ops = checked_ops(ops, DEEPER_INSIGHTS_OPS)  # at most 4: names are one digit per edge
         super().__init__(3, ops, ["stem", *range(cells), "head"])
         self.channels, self.affine = channels, affine

@@ -5,11 +5,25 @@ from typing import Collection, Sequence
 
 from torch import nn
 
-from benchmark.errors import require
-from benchmark.spaces.base import Arch, DataShape, SearchSpace, checked_ops
+from benchmark.errors import ConfigError, is_int, require
+from benchmark.spaces.base import MAX_CHILDREN, MAX_DEPTH, MAX_WIDTH, Arch, DataShape, SearchSpace, checked_ops
 from benchmark.spaces.ops import OPS, SegmentMean, conv_bn_relu
 
 DEFAULT_OPS = ("conv3", "conv5", "dilconv3", "maxpool3")
+
+
+def check_size(ops: int, layers: int) -> None:
+    """Refuse a chain with more than MAX_CHILDREN children at once, naming its size: building its supernet would
+    enumerate every child and never finish."""
+    children = ops ** layers
+    if children <= MAX_CHILDREN:
+        return
+    most = 0
+    while ops ** (most + 1) <= MAX_CHILDREN:
+        most += 1
+    size = f"{children:,}" if children < 10 ** 12 else f"about 10^{len(str(children)) - 1}"
+    raise ConfigError("search_space.layers", layers, f"at most {most} layers with {ops} ops ({ops}^{layers} = {size} "
+                                                     f"children; a supernet enumerates at most {MAX_CHILDREN:,})")
 
 
 class LayeredSpace(SearchSpace):
@@ -20,8 +34,10 @@ class LayeredSpace(SearchSpace):
     """
 
     def __init__(self, layers: int, ops: Sequence[str], available: Collection[str]) -> None:
-        require(isinstance(layers, int) and layers >= 1, "search_space.layers", layers, "an integer >= 1")
+        require(is_int(layers) and 1 <= layers <= MAX_DEPTH, "search_space.layers", layers,
+                f"an integer from 1 to {MAX_DEPTH:,}")
         ops = checked_ops(ops, available)
+        check_size(len(ops), layers)
         super().__init__([f"layer{i}" for i in range(layers)], [ops] * layers)
         self.layers, self.ops = layers, ops
 
@@ -58,9 +74,16 @@ class ChainSpace(LayeredSpace):
         affine: bool = False,
     ) -> None:
         super().__init__(layers, ops, OPS)
-        require(isinstance(channels, int) and channels >= 1, "search_space.channels", channels, "an integer >= 1")
-        require(isinstance(head_pool, int) and head_pool >= 1, "search_space.head_pool", head_pool, "an integer >= 1")
+        require(is_int(channels) and 1 <= channels <= MAX_WIDTH, "search_space.channels", channels,
+                f"an integer from 1 to {MAX_WIDTH:,}")
+        require(is_int(head_pool) and head_pool >= 1, "search_space.head_pool", head_pool, "an integer >= 1")
+        require(isinstance(affine, bool), "search_space.affine", affine, "true or false")
         self.channels, self.head_pool, self.affine = channels, head_pool, affine
+
+    def check_data(self, shape: DataShape) -> None:
+        super().check_data(shape)
+        require(self.head_pool <= shape.length, "search_space.head_pool", self.head_pool,
+                f"at most the data's length ({shape.length}): the head averages that many segments of it")
 
     def build_unit(self, unit: str, shape: DataShape) -> nn.Module:
         if unit == "stem":

@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.errors import require
-from benchmark.spaces.base import DataShape
+from benchmark.errors import is_int, require
+from benchmark.spaces.base import MAX_WIDTH, DataShape
 from benchmark.spaces.chain import LayeredSpace
 
 DEFAULT_OPS = ("mha2", "ffn2", "conv3", "conv5")
@@ -101,14 +101,20 @@ class TransformerSpace(LayeredSpace):
     def __init__(self, layers: int = 3, ops: Sequence[str] = DEFAULT_OPS, d_model: int = 32,
                  stem_kernel: int = 5) -> None:
         super().__init__(layers, ops, BLOCK_OPS)
-        require(isinstance(d_model, int) and d_model >= 1, "search_space.d_model", d_model, "an integer >= 1")
+        require(is_int(d_model) and 1 <= d_model <= MAX_WIDTH, "search_space.d_model", d_model,
+                f"an integer from 1 to {MAX_WIDTH:,}")
         for op in self.ops:
             heads = BLOCK_OPS[op][0]
             require(d_model % heads == 0, "search_space.d_model", d_model,
                     f"a multiple of {heads}, the number of heads of {op}")
-        require(isinstance(stem_kernel, int) and stem_kernel >= 1 and stem_kernel % 2 == 1, "search_space.stem_kernel",
+        require(is_int(stem_kernel) and stem_kernel >= 1 and stem_kernel % 2 == 1, "search_space.stem_kernel",
                 stem_kernel, "an odd integer >= 1 (the sequence keeps its length)")
         self.d_model, self.stem_kernel = d_model, stem_kernel
+
+    def check_data(self, shape: DataShape) -> None:
+        super().check_data(shape)
+        require(self.stem_kernel <= shape.length, "search_space.stem_kernel", self.stem_kernel,
+                f"at most the data's length ({shape.length}): a token is a window of the sequence")
 
     def build_unit(self, unit: str, shape: DataShape) -> nn.Module:
         if unit == "stem":
