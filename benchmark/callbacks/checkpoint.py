@@ -26,6 +26,9 @@ class EpochCheckpoint(Checkpoint):
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         last, partial = self.dirpath / LAST, self.dirpath / PARTIAL
+        # Computing the epoch's synced metrics is a collective that rank 0's progress bar has already entered; every
+        # rank must do it before the save's barrier, as Lightning's ModelCheckpoint does (else DDP deadlocks).
+        _ = trainer.callback_metrics
         # Every rank builds the checkpoint (per-rank sampler states are gathered); rank 0 writes it and renames.
         trainer.save_checkpoint(partial)
         if trainer.is_global_zero:
