@@ -20,7 +20,10 @@ that line and writes no report (a sweep never fails for its report).
 Variants are the swept keys other than `seed` (e.g. `sharing=partial sampler=uniform`); seeds of a variant are its
 instances. S-Tau is the mean pairwise Kendall tau of the instances' final rankings; GT-Tau, T1R, T3R and regret are
 averaged over instances; "epoch tau" is the mean Kendall tau between consecutive epochs over the last k epochs, and
-GT-Tau-Mean-k / Std-k are over the last k snapshots of each run, averaged over instances.
+GT-Tau-Mean-k / Std-k are over the last k snapshots of each run, averaged over instances: step-level (the last
+`dense_k` mini-batches, Deeper Insights' definition) when every judged run of the variant left dense snapshots
+(`rankings_dense.csv`, checked like rankings.csv), epoch-level (the last `last_k` epochs) otherwise; the table says
+which. With dense snapshots the report also says where the children trained last rank (`benchmark/dense.py`).
 """
 from __future__ import annotations
 
@@ -40,7 +43,7 @@ from hydra.experimental.callback import Callback
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from benchmark import metrics
+from benchmark import dense, metrics
 from benchmark.callbacks.ranking import HEADER
 from benchmark.ground_truth import read_table
 from benchmark.spaces import SearchSpace
@@ -70,6 +73,8 @@ class Run:
     epochs: dict[int, dict[str, float]]  # epoch -> child -> val_acc
     truth: dict[str, float] | None
     variant: str = "default"
+    steps: dict[int, dict[str, float]] = field(default_factory=dict)  # dense snapshots: step -> child -> val_acc
+    since: dict[int, dict[str, int]] = field(default_factory=dict)  # step -> child -> steps since it was trained
 
     @property
     def final(self) -> dict[str, float]:
@@ -221,9 +226,12 @@ def load_run(folder: Path) -> Run:
     _check_epochs(rows, snapshot["num_children"], max_epochs)
     # Listed by the rank column, so that the metrics judge the run's own pick when accuracies tie (see metrics.py).
     epochs = {e: {c: acc for _, c, acc in sorted(ranked)} for e, ranked in sorted(rows.items())}
+    steps, since = dense.read(folder / dense.FILE, snapshot["num_children"]) if (folder / dense.FILE).exists() \
+        else ({}, {})
     return Run(folder, seed, variant_overrides(overrides), _study(folder, config),
                {**{k: snapshot[k] for k in SNAPSHOT_KEYS},
-                "space_size": snapshot.get("space_size", snapshot["num_children"])}, epochs, truth or None)
+                "space_size": snapshot.get("space_size", snapshot["num_children"])}, epochs, truth or None,
+               steps=steps, since=since)
 
 
 def _study(folder: Path, config: dict[str, Any]) -> str:
@@ -308,7 +316,7 @@ def _mean(values: Sequence[float]) -> float:
     return float(np.mean(values)) if len(values) else float("nan")
 
 
-def variant_summary(runs: list[Run], last_k: int) -> dict[str, Any]:
+def variant_summary(runs: list[Run], last_k: int, dense_k: int = 64) -> dict[str, Any]:
     row: dict[str, Any] = {"runs": len(runs), "seeds": " ".join(str(r.seed) for r in sorted(runs, key=lambda r: r.seed)),
                            "epochs": min(max(r.epochs) for r in runs) + 1}
     if len(runs) >= 2:
@@ -331,9 +339,15 @@ def variant_summary(runs: list[Run], last_k: int) -> dict[str, Any]:
                     "t1r": _mean([metrics.top_n_rank(r.final, r.truth, 1) for r in judged]),
                     "t3r": _mean([metrics.top_n_rank(r.final, r.truth, 3) for r in judged]),
                     "regret": _mean([metrics.regret(r.final, r.truth) for r in judged])})
-        lastk = [metrics.last_k_stats([metrics.kendall_tau(r.epochs[e], r.truth) for e in sorted(r.epochs)], last_k)
-                 for r in judged]
-        row.update({"gt_tau_mean_k": _mean([s["mean"] for s in lastk]), "gt_tau_std_k": _mean([s["std"] for s in lastk])})
+        if all(r.steps for r in judged):  # Deeper Insights' definition: the last k mini-batches
+            lastk = [dense.gt_tau_last_k(r.steps, r.truth, dense_k) for r in judged]
+            unit = "steps"
+        else:
+            lastk = [metrics.last_k_stats([metrics.kendall_tau(r.epochs[e], r.truth) for e in sorted(r.epochs)], last_k)
+                     for r in judged]
+            unit = "epochs"
+        row.update({"gt_tau_mean_k": _mean([s["mean"] for s in lastk]), "gt_tau_std_k": _mean([s["std"] for s in lastk]),
+                    "k": f"{min(s['k'] for s in lastk)} {unit}"})
     return row
 
 
@@ -368,12 +382,17 @@ def per_epoch(runs: list[Run]) -> list[dict[str, Any]]:
 
 
 COLUMNS = ("variant", "runs", "seeds", "epochs", "s_tau", "s_tau_min", "s_tau_max", "gt_tau", "gt_tau_std", "t1r",
-           "t3r", "regret", "epoch_tau", "top1_changes", "top5_overlap", "gt_tau_mean_k", "gt_tau_std_k")
+           "t3r", "regret", "epoch_tau", "top1_changes", "top5_overlap", "gt_tau_mean_k", "gt_tau_std_k", "k")
 
 
 def _fmt(row: dict[str, Any], key: str, digits: int = 2) -> str:
     v = row.get(key)
     return "—" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{digits}f}"
+
+
+def _k_note(row: dict[str, Any]) -> str:
+    """Over what GT-Tau-Mean-k / Std-k were taken: ' (64 steps)' or ' (5 epochs)'."""
+    return f" ({row['k']})" if row.get("k") else ""
 
 
 def _sample_note(space: dict[str, Any]) -> str:
@@ -390,14 +409,14 @@ def markdown(inputs: Inputs, rows: list[dict[str, Any]], references: list[dict[s
              f"{len(inputs.runs)} runs in {len(rows)} variant(s); {len(inputs.skipped)} skipped. "
              f"Common settings: {' '.join(f'{k}={v}' for k, v in inputs.common.items()) or 'the defaults'}.", "",
              "| variant | runs | S-Tau mean (min, max) | GT-Tau mean ± std | T1R | T3R | regret | "
-             f"epoch tau (last {last_k}) | top-1 changes | top-5 overlap | GT-Tau-Mean-{last_k} / Std-{last_k} |",
+             f"epoch tau (last {last_k}) | top-1 changes | top-5 overlap | GT-Tau-Mean-k / Std-k (last k) |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows + references:
         st = f"{_fmt(r, 's_tau')} ({_fmt(r, 's_tau_min')}, {_fmt(r, 's_tau_max')})" if "s_tau_min" in r else _fmt(r, "s_tau")
         lines.append(f"| {r['variant']} | {r.get('runs', '—')} | {st} | {_fmt(r, 'gt_tau')} ± {_fmt(r, 'gt_tau_std')} | "
                      f"{_fmt(r, 't1r', 1)} | {_fmt(r, 't3r', 1)} | {_fmt(r, 'regret', 4)} | {_fmt(r, 'epoch_tau')} | "
                      f"{_fmt(r, 'top1_changes')} | {_fmt(r, 'top5_overlap')} | "
-                     f"{_fmt(r, 'gt_tau_mean_k')} / {_fmt(r, 'gt_tau_std_k')} |")
+                     f"{_fmt(r, 'gt_tau_mean_k')} / {_fmt(r, 'gt_tau_std_k')}{_k_note(r)} |")
     lines += ["", "S-Tau: mean pairwise Kendall tau-b of the instances' final rankings. GT-Tau: Kendall tau-b of the "
               "final ranking against the ground truth (positive = agrees). TnR: best ground-truth rank among the "
               "supernet's top n (1 = found the true best). Regret: ground-truth accuracy of the true best minus that of "
@@ -411,7 +430,7 @@ def markdown(inputs: Inputs, rows: list[dict[str, Any]], references: list[dict[s
 
 
 def build_report(paths: Sequence[str | Path], out: str | Path, last_k: int = 5, use_wandb: bool = True,
-                 top_k: int = 5, proxies: str | Path | None = None) -> list[dict[str, Any]]:
+                 top_k: int = 5, proxies: str | Path | None = None, dense_k: int = 64) -> list[dict[str, Any]]:
     """Write the report for the runs under `paths` into `out`; returns the summary rows."""
     from benchmark import plots
 
@@ -427,7 +446,7 @@ def build_report(paths: Sequence[str | Path], out: str | Path, last_k: int = 5, 
     by_variant: dict[str, list[Run]] = {}
     for r in inputs.runs:
         by_variant.setdefault(r.variant, []).append(r)
-    rows = [{"variant": v, **variant_summary(rs, last_k)} for v, rs in sorted(by_variant.items())]
+    rows = [{"variant": v, **variant_summary(rs, last_k, dense_k)} for v, rs in sorted(by_variant.items())]
     references = _references(inputs, max(len(rs) for rs in by_variant.values()))
     if proxies:
         references = proxy_rows(proxies, next((r.truth for r in inputs.runs if r.truth), None)) + references
@@ -442,7 +461,8 @@ def build_report(paths: Sequence[str | Path], out: str | Path, last_k: int = 5, 
     plots.rank_trajectories(by_variant, out / "rank_trajectories.png", top=top_k)
     plots.top_k_frequency(by_variant, out / "top_k_frequency.png", k=top_k)
     pngs += ["rank_trajectories.png", "top_k_frequency.png"]
-    text = markdown(inputs, rows, references, last_k, pngs) + interference_section(by_variant, out)
+    text = (markdown(inputs, rows, references, last_k, pngs) + interference_section(by_variant, out)
+            + dense.section(dense.recency([(r.steps, r.since) for r in inputs.runs if r.steps])))
     with atomic_path(out / "report.md") as tmp:
         tmp.write_text(text)
     if use_wandb:
@@ -556,13 +576,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("paths", nargs="+", help="run folders or folders holding them (e.g. a multirun sweep)")
     parser.add_argument("--out", help="report folder (default: <first path>/report)")
     parser.add_argument("--last-k", type=int, default=5, help="epochs for the within-run stability columns")
+    parser.add_argument("--dense-k", type=int, default=64,
+                        help="mini-batches for GT-Tau-Mean-k / Std-k where runs left dense snapshots")
     parser.add_argument("--no-wandb", action="store_true", help="do not write a W&B report run")
     parser.add_argument("--proxies", help="a proxies.csv (task=proxies) to show as training-free baseline rows")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         build_report(args.paths, args.out or Path(args.paths[0]) / "report", args.last_k, not args.no_wandb,
-                     proxies=args.proxies)
+                     proxies=args.proxies, dense_k=args.dense_k)
     except ReportError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2)  # a usage error, as argparse reports its own

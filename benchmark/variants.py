@@ -12,12 +12,13 @@ from typing import Iterable
 from omegaconf import OmegaConf
 
 # Overrides that do not change what a run ranks (the interference probe is tested to leave rankings untouched, and
-# so is stacking in the ranking, callbacks.ranking.block; the ground-truth shard is one job's share of one table).
+# so are stacking in the ranking, callbacks.ranking.block, and dense snapshots, which add rankings after the last
+# steps without touching any RNG; the ground-truth shard is one job's share of one table).
 # A resumed run is the same run, on whatever hardware; more devices are not (DDP shards the data: another effective
 # batch size), so trainer.devices splits variants.
 IGNORED_OVERRIDE_PREFIXES = ("seed=", "hydra.", "paths.", "logger", "resume=", "ckpt_path=", "trainer.accelerator",
-                             "callbacks=with_interference", "callbacks.interference", "callbacks.ranking.block=", "gt_shard=",
-                             "gt_num_shards=")
+                             "callbacks=with_interference", "callbacks.interference", "callbacks.ranking.block=",
+                             "callbacks.ranking.dense_steps=", "gt_shard=", "gt_num_shards=")
 #: Choices the study's name spells out already; the task is W&B's job type.
 NAMED_IN_STUDY = ("data=", "search_space=", "sharing=", "sampler=", "task=")
 #: Keeps group names readable and under 128 characters (the base name is at most ~45); longer suffixes end in a hash.

@@ -149,6 +149,17 @@ CASES = [
     ("callbacks.ranking.calib_batches=1000", "error: callbacks.ranking.calib_batches=1000 is not valid: at most the "
                                              "number of training batches (25 of 128 examples)"),
     ("callbacks.ranking.block=0", "error: callbacks.ranking.block=0"),
+    ("callbacks.ranking.bn=sometimes", "error: callbacks.ranking.bn='sometimes' is not valid: one of ['recalibrate', "
+                                       "'shared']"),
+    ("callbacks.ranking.calib_batches=0", "error: callbacks.ranking.calib_batches=0 is not valid: an integer >= 1 with "
+                                          "bn=recalibrate"),
+    ("callbacks.ranking.split=train", "error: callbacks.ranking.split='train' is not valid: one of ['val', 'test']"),
+    ("callbacks.ranking.dense_steps=-1", "error: callbacks.ranking.dense_steps=-1 is not valid"),
+    ("data.val_size=0", "error: callbacks.ranking.split='val' is not valid: a split with examples (data.val_size=0"),
+    ("task=ground_truth data.val_size=0", "error: data.val_size=0 is not valid: an integer >= 1 for "
+                                          "task=ground_truth"),
+    ("search_space=deeper_insights search_space.bn_momentum=0", "error: search_space.bn_momentum=0 is not valid"),
+    ("search_space=deeper_insights search_space.stem_channels=0", "error: search_space.stem_channels=0 is not valid"),
     ("+callbacks.ranking.topk=3", "error: callbacks.ranking.topk=3 is not valid: an argument of "
                                   "benchmark.callbacks.RankingSnapshot; did you mean top_k?"),
     ("callbacks=with_interference callbacks.interference.every_n_steps=0",

@@ -80,12 +80,34 @@ def test_deeper_insights_builds_for_images_and_sequences(shape):
     space = DeeperInsightsSpace()
     net = space.build_child(space.parse("234"), shape)
     assert net(torch.randn(2, *shape.input_size)).shape == (2, 10)
-    # stem: two 3x3 convs to 48 channels; 4 cells, each 3 edges + a 1x1 output conv; GAP + FC
-    assert len(net.path) == 1 + 4 * 4 + 1 and net.path[-1] == "head"
-    assert all(not m.affine for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm))
+    # stem; 4 cells, each a ReLU-1x1 conv-BN input and 3 edges; GAP + FC
+    assert len(net.path) == 1 + 4 * (1 + 3) + 1 and net.path[:3] == ["stem", "cells.0.pre", "cells.0.e01.sep_conv_3x3"]
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert [m.affine for m in norms[:2]] == [True, True] and not any(m.affine for m in norms[2:])  # only the stem's
+    assert {m.momentum for m in norms} == {0.4}
+    assert not any(isinstance(m, torch.nn.ReLU) for m in net.units[0].modules())  # no ReLU in the stem
 
 
-@pytest.mark.parametrize("space", [DeeperInsightsSpace(channels=8, cells=2), NB201Space(channels=4, cells_per_stage=1)],
+def _params(modules) -> int:
+    return sum(p.numel() for m in modules for p in m.parameters())
+
+
+def test_deeper_insights_parameter_counts_are_the_authors():
+    """Their code (search_cnn.py, search_cells.py, ops.py at 2a7f852) on CIFAR-10: a fixed part of 24,858 parameters
+    (stem 1,296 + 96 + 20,736 + 96; cell inputs 48*16 + 3 * 32*16; head 32*10 + 10) plus, per cell, the chosen ops:
+    max_pool_3x3 0, sep_conv_3x3 2 * (16*9 + 16*16) = 800, sep_conv_5x5 2 * (16*25 + 256) = 1,312, dil_conv_5x5
+    16*25 + 256 = 656."""
+    space = DeeperInsightsSpace()
+    per_op = {"max_pool_3x3": 0, "sep_conv_3x3": 800, "sep_conv_5x5": 1312, "dil_conv_5x5": 656}
+    for child in range(64):
+        units = [space.build_unit(u, CIFAR) for u in space.path(space.arch(child))]
+        expected = 24_858 + 4 * sum(per_op[space.ops[d]] for d in space.arch(child))
+        assert _params(units) == expected, space.name(child)
+    counts = {n: _params(space.build_unit(u, CIFAR) for u in space.path(space.parse(n))) for n in ("111", "434", "444")}
+    assert counts == {"111": 24_858, "434": 35_354, "444": 32_730}
+
+
+@pytest.mark.parametrize("space", [DeeperInsightsSpace(channels=8, stem_channels=8, cells=2), NB201Space(channels=4, cells_per_stage=1)],
                          ids=["deeper_insights", "nb201"])
 def test_supernet_child_computes_the_standalone_child(space):
     """With the supernet's weights copied in, a standalone child is the supernet's child: the DAG is wired alike."""
@@ -104,13 +126,13 @@ def test_cell_depths_and_prefix_sharing():
     assert space.num_layers == 6
     assert [space.depth(u) for u in ("stem", "cells.0.e01.none", "reduce.0", "cells.2.e12.none", "head")] == \
         [0, 1, 3, 3, 7]
-    small = DeeperInsightsSpace(channels=4)
+    small = DeeperInsightsSpace(channels=4, stem_channels=4)
     net = Supernet(small, PrefixSharing(2), SEQ)
 
     def copies(unit):
         return len({copy for route in net.routes for u, copy in route if u == unit})
 
-    assert copies("cells.1.out") == 1 and copies("cells.2.out") == 64
+    assert copies("cells.1.pre") == 1 and copies("cells.2.pre") == 64  # a cell's input belongs to the cell
     with pytest.raises(ConfigError, match="sharing.k"):
         Supernet(small, PrefixSharing(5), SEQ)
 
@@ -141,7 +163,7 @@ def test_freeflow_scores_every_nb201_cell_without_nans():
 
 
 def test_cell_children_train_side_by_side_as_a_list():
-    space = DeeperInsightsSpace(channels=4, cells=1)
+    space = DeeperInsightsSpace(channels=4, stem_channels=4, cells=1)
     stack = side_by_side(space, [0, 5], SEQ, [10, 11])
     assert isinstance(stack, ChildList)
     torch.manual_seed(11)
@@ -184,8 +206,8 @@ def test_nb201_study_end_to_end_with_a_published_table(tmp_path, cache_dir):
 def test_deeper_insights_ground_truth_trains_children_one_by_one_in_a_list(tmp_path, cache_dir):
     from tests.conftest import run_cli
 
-    run_cli("task=ground_truth", "search_space=deeper_insights", "search_space.channels=4", "search_space.cells=1",
-            "gt_seeds=1", "ground_truth.epochs=1", "ground_truth.chunk=32", "+trainer.limit_train_batches=2",
+    run_cli("task=ground_truth", "search_space=deeper_insights", "search_space.channels=4", "search_space.stem_channels=4",
+            "search_space.cells=1", "gt_seeds=1", "ground_truth.epochs=1", "ground_truth.chunk=32", "+trainer.limit_train_batches=2",
             "logger=none", f"paths.cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={tmp_path / 'gt'}")
     rows = (tmp_path / "gt" / "ground_truth.csv").read_text().splitlines()
     assert len(rows) == 1 + 64 and {r.split(",")[0] for r in rows[1:]} == {

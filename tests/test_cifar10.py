@@ -199,7 +199,7 @@ def test_ground_truth_training_is_augmented_too(cifar):
         seen.append(x)
         return dm.train_transform(x)
 
-    stack = side_by_side(DeeperInsightsSpace(channels=4, cells=1), [0, 1], dm.shape, [0, 1])
+    stack = side_by_side(DeeperInsightsSpace(channels=4, stem_channels=4, cells=1), [0, 1], dm.shape, [0, 1])
     module = StackedChildrenModule(stack, lambda params: torch.optim.SGD(params, lr=0.1), transform=transform)
     x, y = dm.splits["train"].tensors
     torch.manual_seed(0)

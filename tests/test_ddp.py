@@ -43,7 +43,7 @@ def test_two_process_run(tmp_path, cache_dir, make_cfg):
 def test_two_process_multirun(tmp_path, cache_dir):
     sweep = tmp_path / "sweep"
     run_cli("-m", "seed=0,1", *DDP, f"paths.cache_dir={cache_dir}", f"hydra.sweep.dir={sweep}")
-    assert sorted(p.name for p in sweep.iterdir()) == ["0", "1", "multirun.yaml", "report"]
+    assert sorted(p.name for p in sweep.iterdir()) == [".lock", "0", "1", "multirun.yaml", "report"]
     for job in ("0", "1"):
         assert json.loads((sweep / job / "status.json").read_text())["status"] == "completed"
     assert "| default | 2 |" in (sweep / "report" / "report.md").read_text()

@@ -44,7 +44,7 @@ POLICIES = [FullSharing, NoSharing, lambda: PartialSharing(4, "random"), lambda:
 # decay would move that op if its gradient were zero instead of None.
 SCRIPT_64 = [0, 63, 42, 21, 0, 53, 22]
 CASES = [(ChainSpace, policy, SCRIPT_64) for policy in POLICIES] + [
-    (lambda: DeeperInsightsSpace(channels=8, cells=2), policy, SCRIPT_64) for policy in POLICIES] + [
+    (lambda: DeeperInsightsSpace(channels=8, stem_channels=8, cells=2), policy, SCRIPT_64) for policy in POLICIES] + [
     (lambda: NB201Space(channels=4, cells_per_stage=1), policy, [0, 15624, 7000, 0, 3125, 12000, 1])
     for policy in POLICIES[:1] + POLICIES[2:3]] + [  # per-child copies of 15,625 cells are refused (too large)
     (TransformerSpace, policy, SCRIPT_64) for policy in (FullSharing, lambda: PrefixSharing(1))]

@@ -1,15 +1,20 @@
 """RankingSnapshot: after every training epoch, rank every child with the shared weights and snapshot the ranking.
 
 `rankings.csv` (one row per epoch and child: epoch, step, child, val_acc, val_loss, rank, and with a ground truth
-gt_acc, gt_rank) is the source of truth for
-every later analysis; it is rewritten atomically each epoch and its rows also travel in checkpoints, so a resumed run
-continues the same file. `snapshot.json` records what the ranking was measured on (split sizes, seeds, calibration).
-Rank 1 is the best child: higher validation accuracy first, ties broken by lower validation loss, then child index.
+gt_acc, gt_rank) is the source of truth for every later analysis; it is rewritten atomically each epoch and its rows
+also travel in checkpoints, so a resumed run continues the same file. `val_acc`/`val_loss` are measured on the split
+`snapshot.json` names as `ranked_on` (the validation split by default; Deeper Insights ranks on the test set), with
+BatchNorm statistics re-estimated per child (`bn=recalibrate`) or the supernet's shared running ones (`bn=shared`).
+Rank 1 is the best child: higher accuracy first, ties broken by lower loss, then child index.
+
+Dense snapshots (`dense_steps=k`): after each of the run's last k optimizer steps every child is ranked again and the
+rows go to `rankings_dense.csv` with one more column, `since_trained`: how many steps ago the child was last trained
+(0 = at this very step, empty = never), which shows whether the child trained last jumps to the top.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytorch_lightning as pl
 import torch
@@ -24,6 +29,11 @@ from benchmark.io import write_csv, write_json
 
 HEADER = ("epoch", "step", "child", "val_acc", "val_loss", "rank")
 GT_HEADER = ("gt_acc", "gt_rank")
+DENSE_HEADER = HEADER + ("since_trained",)
+#: How children's BatchNorm statistics are set before they are measured: re-estimated on fixed training batches
+#: (How Does Supernet Help), or the supernet's shared running statistics, as after model.eval() (Deeper Insights).
+BN_PROTOCOLS = ("recalibrate", "shared")
+SPLITS = ("val", "test")
 
 
 def rank_children(scores: list[ChildScore]) -> list[ChildScore]:
@@ -33,16 +43,24 @@ def rank_children(scores: list[ChildScore]) -> list[ChildScore]:
 
 class RankingSnapshot(pl.Callback):
     def __init__(self, output_dir: str, top_k: int = 5, calib_batches: int = 2, block: int | None = None,
-                 filename: str = "rankings.csv") -> None:
+                 bn: str = "recalibrate", split: str = "val", dense_steps: int = 0,
+                 filename: str = "rankings.csv", dense_filename: str = "rankings_dense.csv") -> None:
         require(is_int(top_k) and top_k >= 1, "callbacks.ranking.top_k", top_k, "an integer >= 1")
-        require(is_int(calib_batches) and calib_batches >= 0, "callbacks.ranking.calib_batches",
-                calib_batches, "an integer >= 0 (0 turns BatchNorm re-calibration off)")
+        require(bn in BN_PROTOCOLS, "callbacks.ranking.bn", bn, f"one of {list(BN_PROTOCOLS)}")
+        require(is_int(calib_batches) and (calib_batches >= 1 or bn == "shared"), "callbacks.ranking.calib_batches",
+                calib_batches, "an integer >= 1 with bn=recalibrate (bn=shared ranks with the supernet's running "
+                               "statistics and ignores it)")
+        require(split in SPLITS, "callbacks.ranking.split", split, f"one of {list(SPLITS)}")
+        require(is_int(dense_steps) and dense_steps >= 0, "callbacks.ranking.dense_steps", dense_steps,
+                "an integer >= 0: rank every child after each of the run's last dense_steps steps (0 = off)")
         require(block is None or (is_int(block) and block >= 1), "callbacks.ranking.block", block,
                 "null (64 on a GPU, 1 on a CPU) or an integer >= 1 (1 = node by node)")
         self.output_dir, self.top_k, self.calib_batches = Path(output_dir), top_k, calib_batches
-        self.block = block
-        self.path = self.output_dir / filename
+        self.block, self.bn, self.split, self.dense_steps = block, bn, split, dense_steps
+        self.path, self.dense_path = self.output_dir / filename, self.output_dir / dense_filename
         self.rows: list[tuple[Any, ...]] = []
+        self.dense_rows: list[tuple[Any, ...]] = []
+        self.trained_at: dict[int, int] = {}  # child -> the last global step that trained it
         self.truth: dict[str, float] | None = None
 
     def set_ground_truth(self, table: GroundTruth | None) -> None:
@@ -54,8 +72,12 @@ class RankingSnapshot(pl.Callback):
         ranked = space.ranked_children()
         n = len(ranked)
         require(self.top_k <= n, "callbacks.ranking.top_k", self.top_k, f"at most the number of ranked children ({n})")
-        batches = len(trainer.datamodule.train_dataloader())  # the data module is set up before callbacks
-        require(self.calib_batches <= batches, "callbacks.ranking.calib_batches", self.calib_batches,
+        dm = trainer.datamodule  # set up before callbacks
+        require(len(dm.splits[self.split]) > 0, "callbacks.ranking.split", self.split,
+                "a split with examples (data.val_size=0 leaves no validation split: rank on split=test)")
+        batches = len(dm.train_dataloader())
+        require(self.bn == "shared" or self.calib_batches <= batches, "callbacks.ranking.calib_batches",
+                self.calib_batches,
                 f"at most the number of training batches ({batches} of {trainer.datamodule.batch_size} examples); "
                 "0 turns BatchNorm re-calibration off")
         if self.truth:
@@ -67,30 +89,57 @@ class RankingSnapshot(pl.Callback):
         if trainer.is_global_zero:
             dm = trainer.datamodule
             write_json(self.output_dir / "snapshot.json", {
-                "ranked_on": "val", "calib_on": "train", "calib_batches": self.calib_batches,
+                "ranked_on": self.split, "bn": self.bn, "dense_steps": self.dense_steps,
+                **({"calib_on": "train", "calib_batches": self.calib_batches} if self.bn == "recalibrate" else {}),
                 "calib_batch_size": dm.batch_size, "num_children": len(pl_module.space.ranked_children()),
                 "space_size": pl_module.supernet.num_children, "eval_seed": pl_module.space.eval_seed,
                 "space": type(pl_module.space).__name__, "decisions": pl_module.space.decisions,
                 "choices": [list(c) for c in pl_module.space.choices], **dm.split_info(),
             })
 
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        dm, device, space = trainer.datamodule, pl_module.device, pl_module.space
-        val = [(x.to(device), y.to(device)) for x, y in dm.val_dataloader()]
-        calib = [x.to(device) for x in dm.calibration_inputs(self.calib_batches)]
-        ranked = rank_children(self._evaluate(trainer, pl_module, val, calib))
-        epoch, step = trainer.current_epoch, trainer.global_step
-        self.rows = [r for r in self.rows if r[0] != epoch]
+    def _rank(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> list[ChildScore]:
+        """Every child measured on the ranking split and ordered best first."""
+        dm, device = trainer.datamodule, pl_module.device
+        data = [(x.to(device), y.to(device)) for x, y in getattr(dm, f"{self.split}_dataloader")()]
+        calib = [x.to(device) for x in dm.calibration_inputs(self.calib_batches)] if self.bn == "recalibrate" else []
+        return rank_children(self._evaluate(trainer, pl_module, data, calib))
+
+    def _rows(self, ranked: list[ChildScore], space: Any, epoch: int, step: int,
+              extra: Callable[[int], tuple[Any, ...]] = lambda child: ()) -> list[tuple[Any, ...]]:
         names = {space.name(s.child) for s in ranked}
         # Judged on the ranked children only: a published table may hold the whole space (15,625 NB201 cells).
         truth = {k: v for k, v in self.truth.items() if k in names} if self.truth else {}
         gt_ranks = metrics.true_ranks(truth) if truth else {}
+        rows = []
         for rank, s in enumerate(ranked, start=1):
             name = space.name(s.child)
-            extra = (truth.get(name, ""), gt_ranks.get(name, "")) if self.truth else ()
-            self.rows.append((epoch, step, name, s.val_acc, s.val_loss, rank, *extra))
+            gt = (truth.get(name, ""), gt_ranks.get(name, "")) if self.truth else ()
+            rows.append((epoch, step, name, s.val_acc, s.val_loss, rank, *extra(s.child), *gt))
+        return rows
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        step = trainer.global_step  # after this batch's update
+        for child in pl_module.last_children:
+            self.trained_at[child] = step
+        if self.dense_steps and step > trainer.estimated_stepping_batches - self.dense_steps:
+            with torch.random.fork_rng(devices=[]):  # a DataLoader draws a seed: leave the run's RNG as it was
+                ranked = self._rank(trainer, pl_module)
+            self.dense_rows = [r for r in self.dense_rows if r[1] != step]
+            self.dense_rows += self._rows(ranked, pl_module.space, trainer.current_epoch, step,
+                                          lambda c: (step - self.trained_at[c] if c in self.trained_at else "",))
+            if trainer.is_global_zero:
+                write_csv(self.dense_path, DENSE_HEADER + (GT_HEADER if self.truth else ()), self.dense_rows)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        space = pl_module.space
+        ranked = self._rank(trainer, pl_module)
+        epoch, step = trainer.current_epoch, trainer.global_step
+        self.rows = [r for r in self.rows if r[0] != epoch] + self._rows(ranked, space, epoch, step)
         if trainer.is_global_zero:
             write_csv(self.path, HEADER + (GT_HEADER if self.truth else ()), self.rows)
+        names = {space.name(s.child) for s in ranked}
+        truth = {k: v for k, v in self.truth.items() if k in names} if self.truth else {}
         if truth:
             quality = metrics.ranking_quality({space.name(s.child): s.val_acc for s in ranked}, truth,
                                               top=max(1, min(10, len(ranked) // 4)))
@@ -137,7 +186,10 @@ class RankingSnapshot(pl.Callback):
         rank_zero_info("\n".join(lines))
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rows": list(self.rows)}
+        return {"rows": list(self.rows), "dense_rows": list(self.dense_rows),
+                "trained_at": [[c, s] for c, s in self.trained_at.items()]}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.rows = [tuple(r) for r in state_dict["rows"]]
+        self.dense_rows = [tuple(r) for r in state_dict.get("dense_rows", [])]
+        self.trained_at = {int(c): int(s) for c, s in state_dict.get("trained_at", [])}

@@ -3,6 +3,7 @@
 Small benchmarks spend more time collating single samples than computing, so loaders hand whole index batches to
 `TensorDataset` (one tensor gather per batch). The validation split is carved from the official training set with
 `split_seed`, which is independent of the run's seed: every seed of a study ranks children on the same held-out data.
+`val_size=0` keeps every training example for training (as Deeper Insights does, ranking on the test set).
 """
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ class ArrayDataModule(pl.LightningDataModule):
         require(is_int(batch_size) and batch_size >= 1, "data.batch_size", batch_size, "an integer >= 1")
         require(is_int(eval_batch_size) and eval_batch_size >= 1, "data.eval_batch_size", eval_batch_size,
                 "an integer >= 1")
-        require(is_int(val_size) and val_size >= 1, "data.val_size", val_size, "an integer >= 1")
+        require(is_int(val_size) and val_size >= 0, "data.val_size", val_size,
+                "an integer >= 0 (0 trains on every training example; rank on callbacks.ranking.split=test then)")
         require_seed("data.split_seed", split_seed)
         self.batch_size, self.val_size, self.split_seed = batch_size, val_size, split_seed
         self.eval_batch_size = eval_batch_size

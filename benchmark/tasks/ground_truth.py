@@ -85,6 +85,9 @@ def run(cfg: DictConfig) -> dict[str, float]:
     pl.seed_everything(cfg.seed, workers=True)
     dm: ArrayDataModule = instantiate(cfg.data)
     dm.setup()
+    require(len(dm.splits["val"]) > 0, "data.val_size", dm.val_size,
+            "an integer >= 1 for task=ground_truth, whose tables hold every child's validation accuracy beside its "
+            "test accuracy (the Deeper Insights preset reads the authors' published table instead)")
     write_json(folder / "provenance.json", provenance(cfg))
     part = folder / f"part-{shard}-of-{shards}.csv"
     mine = {(s, space.name(c)) for s, c in wanted[shard::shards]}

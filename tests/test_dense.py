@@ -1,0 +1,51 @@
+"""Dense snapshots and the ranking protocol options, as a user runs them: `callbacks.ranking.dense_steps` ranks every
+child after each of the last steps without changing the run, the report turns them into step-level GT-Tau-Mean-k and a
+recency table; `bn=shared` and `split=test` (with `data.val_size=0`) are what Deeper Insights does."""
+import csv
+import json
+
+from benchmark.report import build_report
+from tests.conftest import run_cli
+
+BASE = ["experiment=smoke", "trainer.limit_train_batches=4", "trainer.max_epochs=2", "logger=csv",
+        "sampler=round_robin"]
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_dense_snapshots_leave_the_run_unchanged_and_reach_the_report(tmp_path, cache_dir):
+    table = tmp_path / "truth.csv"
+    table.write_text("child,test_acc\n" + "".join(f"{a}-{b}-{c},{(a * 16 + b * 4 + c) / 100}\n"
+                                                  for a in range(4) for b in range(4) for c in range(4)))
+    common = [*BASE, f"paths.cache_dir={cache_dir}", f"ground_truth.path={table}"]
+    run_cli(*common, f"hydra.run.dir={tmp_path / 'plain'}")
+    run_cli(*common, f"hydra.run.dir={tmp_path / 'dense'}", "callbacks.ranking.dense_steps=5")
+    dense = tmp_path / "dense"
+    assert (dense / "rankings.csv").read_bytes() == (tmp_path / "plain" / "rankings.csv").read_bytes()
+    rows = _rows(dense / "rankings_dense.csv")
+    assert sorted({int(r["step"]) for r in rows}) == [4, 5, 6, 7, 8] and len(rows) == 5 * 64
+    # round robin in index order: step s (after the update) trained child s - 1, so it is 0 steps old at step s
+    for step in (4, 8):
+        fresh = [r["child"] for r in rows if int(r["step"]) == step and r["since_trained"] == "0"]
+        assert fresh == [f"{(step - 1) // 16}-{(step - 1) // 4 % 4}-{(step - 1) % 4}"]
+    # the last dense snapshot is the last epoch's ranking (same weights)
+    last_epoch = [(r["child"], r["val_acc"], r["rank"]) for r in _rows(dense / "rankings.csv") if r["epoch"] == "1"]
+    assert [(r["child"], r["val_acc"], r["rank"]) for r in rows if r["step"] == "8"] == last_epoch
+    build_report([dense], tmp_path / "report", use_wandb=False, dense_k=4)
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "(4 steps) |" in report and "Does the child trained last jump to the top?" in report
+    build_report([tmp_path / "plain"], tmp_path / "report_plain", use_wandb=False)
+    assert "(2 epochs) |" in (tmp_path / "report_plain" / "report.md").read_text()
+
+
+def test_shared_statistics_on_the_test_set_with_every_training_example(tmp_path, cache_dir):
+    out = tmp_path / "run"
+    run_cli(*BASE, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}", "callbacks.ranking.bn=shared",
+            "callbacks.ranking.split=test", "data.val_size=0")
+    snapshot = json.loads((out / "snapshot.json").read_text())
+    assert snapshot["ranked_on"] == "test" and snapshot["bn"] == "shared" and "calib_batches" not in snapshot
+    assert snapshot["val_size"] == 0 and snapshot["train_size"] == 4000 and snapshot["test_size"] == 1000
+    assert len(_rows(out / "rankings.csv")) == 2 * 64
