@@ -1,6 +1,8 @@
 """CIFAR-10: the reader on tiny files in the real on-disk format, errors for missing data, and the augmentation."""
 from __future__ import annotations
 
+import csv
+import json
 import pickle
 from pathlib import Path
 
@@ -219,3 +221,23 @@ def test_augmentation_pads_black_and_draws_from_its_generator(cifar):
     top = a[:, :, 0, :]
     padded = (top == black[:, :, 0]).all(dim=1)
     assert padded.any() and torch.allclose(dm.black, torch.as_tensor(-dm.mean / dm.std).flatten().float())
+
+
+def test_the_deeper_insights_preset_runs_as_the_authors_did_and_is_judged_by_their_ground_truth(cifar, tmp_path,
+                                                                                               cache_dir):
+    """On the CPU with small CIFAR-format files and narrow cells: trained on all 100 training images, ranked on the
+    test images with shared BatchNorm statistics after each of the last steps, judged against the published table."""
+    from tests.conftest import run_cli
+
+    out = tmp_path / "run"
+    run_cli("experiment=deeper_insights_cifar10", "trainer=cpu", f"data.root={cifar[0]}", "data.batch_size=50",
+            "search_space.channels=2", "search_space.stem_channels=2", "search_space.cells=1", "trainer.max_epochs=1",
+            "callbacks.ranking.dense_steps=2", "logger=csv", f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}",
+            timeout=600)
+    snapshot = json.loads((out / "snapshot.json").read_text())
+    assert (snapshot["ranked_on"], snapshot["bn"], snapshot["train_size"], snapshot["val_size"]) == ("test", "shared",
+                                                                                                   100, 0)
+    rows = list(csv.DictReader(open(out / "rankings.csv")))
+    truth = {r["child"]: float(r["gt_acc"]) for r in rows}
+    assert len(truth) == 64 and truth["434"] == 0.85161 and truth["111"] == 0.70139
+    assert sorted({int(r["step"]) for r in csv.DictReader(open(out / "rankings_dense.csv"))}) == [1, 2]

@@ -76,6 +76,10 @@ def test_experiment_presets_change_what_they_say(make_cfg):
             and di.sampler.order == "fixed" and di.trainer.accelerator == "gpu" and di.trainer.max_epochs == 200
             and di.module.optimizer.lr == 0.025 and di.module.scheduler.T_max == 200 and di.gt_seeds == 10
             and di.study == "cifar10-deeper_insights-full-round_robin-experiment=deeper_insights_cifar10")
+    assert (di.data.val_size == 0 and di.callbacks.ranking.split == "test" and di.callbacks.ranking.bn == "shared"
+            and di.callbacks.ranking.dense_steps == 128 and di.module.optimizer.weight_decay == 1e-3
+            and di.search_space.bn_momentum == 0.4 and di.ground_truth.path.endswith(
+                "benchmark/published/deeper_insights_cifar10_ground_truth.csv"))
     nb = make_cfg("experiment=nb201_cifar10")
     assert (nb.search_space._target_.endswith("NB201Space") and nb.module.optimizer.nesterov
             and nb.module.optimizer.weight_decay == 5e-4 and nb.data.batch_size == 256)
