@@ -79,7 +79,7 @@ class RankingSnapshot(pl.Callback):
         require(self.bn == "shared" or self.calib_batches <= batches, "callbacks.ranking.calib_batches",
                 self.calib_batches,
                 f"at most the number of training batches ({batches} of {trainer.datamodule.batch_size} examples); "
-                "0 turns BatchNorm re-calibration off")
+                "bn=shared ranks without re-calibrating")
         if self.truth:
             common = len({space.name(c) for c in ranked} & self.truth.keys())
             require(common >= 2, "ground_truth.path", f"a table covering {common} of the {n} ranked children",
