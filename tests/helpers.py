@@ -10,12 +10,14 @@ from pytorch_lightning.callbacks import Checkpoint
 class KillAt(pl.Callback):
     """SIGKILL this process at global step `step`: a preempted job, mid-epoch, with no chance to clean up."""
 
+    signal = signal.SIGKILL
+
     def __init__(self, step: int) -> None:
         self.step = step
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if trainer.global_step == self.step:
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), self.signal)
 
 
 class PoisonAt(pl.Callback):
@@ -68,24 +70,12 @@ class KillAtEpochEnd(pl.Callback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-class KillAfterCheckpoint(Checkpoint):
+class KillAfterCheckpoint(KillAtEpochEnd, Checkpoint):
     """SIGKILL right after epoch `epoch`'s checkpoint is saved, before its metrics reach metrics.csv (Lightning runs
     checkpoint callbacks last, in their given order, so this one runs after the run's own)."""
 
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
 
-    def on_train_epoch_end(self, trainer, pl_module):
-        if trainer.current_epoch == self.epoch:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-
-class TermAt(pl.Callback):
+class TermAt(KillAt):
     """Send SIGTERM to this process at global step `step`, as a cluster pre-empting a job does."""
 
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        if trainer.global_step == self.step:
-            os.kill(os.getpid(), signal.SIGTERM)
+    signal = signal.SIGTERM

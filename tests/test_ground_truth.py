@@ -50,15 +50,7 @@ def test_side_by_side_training_equals_one_after_another(make_cfg):
     assert [r["test_acc"] for r in other_seed] != [r["test_acc"] for r in together]
 
 
-def test_cached_resumed_and_sharded(make_cfg, monkeypatch, caplog):
-    trained = []
-    real = gt_task.train_chunk
-
-    def spy(cfg, space, dm, seed, children):
-        trained.extend((seed, c) for c in children)
-        return real(cfg, space, dm, seed, children)
-
-    monkeypatch.setattr(gt_task, "train_chunk", spy)
+def test_cached_resumed_and_sharded(make_cfg, trained, caplog):
     cfg0 = make_cfg(*SMALL, "gt_seeds=2", "gt_num_shards=2", "gt_shard=0", "ground_truth.chunk=2")
     assert gt_task.run(cfg0) == {}  # half the pairs: not complete yet
     assert len(trained) == 9 and not (cache_folder(cfg0) / "ground_truth.csv").exists()
@@ -68,7 +60,7 @@ def test_cached_resumed_and_sharded(make_cfg, monkeypatch, caplog):
     space = ChainSpace(layers=2, ops=["conv3", "dilconv3", "maxpool3"])
     dm = DigitsDataModule()
     dm.setup()
-    first = real(cfg1, space, dm, 0, [1, 3])
+    first = gt_task.train_chunk(cfg1, space, dm, 0, [1, 3])
     gt_task.write_csv(folder / "part-1-of-2.csv", list(first[0]), [list(r.values()) for r in first])
     trained.clear()
     with caplog.at_level(logging.INFO):
