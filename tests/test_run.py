@@ -120,3 +120,10 @@ def test_search_without_ground_truth_says_so_once(tmp_path, cache_dir):
                    "trainer.max_epochs=2")
     assert (proc.stdout + proc.stderr).count("no ground truth for this space") == 1
     assert "gt_acc" not in (tmp_path / "rankings.csv").read_text().splitlines()[0]
+
+
+def test_help_says_what_the_benchmark_does_its_groups_and_exit_codes():
+    proc = run_cli("--help", timeout=60)
+    assert proc.stdout.startswith("weight-sharing NAS benchmark: trains weight-sharing supernets")
+    assert "sharing: full, keyword, none, partial, prefix" in proc.stdout
+    assert "python run.py -m seed=0,1,2,3 sharing=partial" in proc.stdout and "Exit codes: 0 done" in proc.stdout
