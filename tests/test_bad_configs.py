@@ -158,6 +158,9 @@ CASES = [
     ("data.val_size=0", "error: callbacks.ranking.split='val' is not valid: a split with examples (data.val_size=0"),
     ("task=ground_truth data.val_size=0", "error: data.val_size=0 is not valid: an integer >= 1 for "
                                           "task=ground_truth"),
+    ("task=finetune", "error: ckpt_path=None is not valid: the supernet checkpoint to fine-tune from"),
+    ("task=finetune finetune.steps=[-1] ckpt_path=run.py", "error: finetune.steps=[-1] is not valid"),
+    ("task=finetune finetune.steps=5 ckpt_path=run.py", "error: finetune.steps=5 is not valid"),
     ("search_space=deeper_insights search_space.bn_momentum=0", "error: search_space.bn_momentum=0 is not valid"),
     ("search_space=deeper_insights search_space.stem_channels=0", "error: search_space.stem_channels=0 is not valid"),
     ("+callbacks.ranking.topk=3", "error: callbacks.ranking.topk=3 is not valid: an argument of "
