@@ -251,12 +251,15 @@ def _study(folder: Path, config: dict[str, Any]) -> str:
 
 
 def assign_variants(runs: list[Run]) -> dict[str, str]:
-    """Label each run by the overrides that differ between runs (the swept keys); return the shared ones."""
+    """Label each run by the overrides that differ between runs (the swept keys) or, when every run shares them, by
+    the overrides chosen for all (`sharing=partial`; 'default' without any); return the shared ones."""
     keys = sorted({k for r in runs for k in r.overrides})
     swept = [k for k in keys if len({r.overrides.get(k) for r in runs}) > 1]
+    common = {k: runs[0].overrides[k] for k in keys if k not in swept and k in runs[0].overrides}
+    chosen = " ".join(f"{k}={v}" for k, v in common.items()) or "default"
     for r in runs:
-        r.variant = " ".join(f"{k}={r.overrides[k]}" for k in swept if k in r.overrides) or "default"
-    return {k: runs[0].overrides[k] for k in keys if k not in swept and k in runs[0].overrides}
+        r.variant = " ".join(f"{k}={r.overrides[k]}" for k in swept if k in r.overrides) or chosen
+    return common
 
 
 def _drop_duplicates(inputs: Inputs) -> None:
@@ -390,6 +393,29 @@ def _fmt(row: dict[str, Any], key: str, digits: int = 2) -> str:
     return "—" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{digits}f}"
 
 
+#: (column, name, whether higher is better): what a variant must beat the random ranking on to carry information.
+AGAINST_RANDOM = (("gt_tau", "GT-Tau", True), ("t1r", "T1R", False), ("t3r", "T3R", False), ("s_tau", "S-Tau", True))
+
+
+def no_better_than_random(row: dict[str, Any], floor: dict[str, Any]) -> list[str]:
+    """The columns on which a variant's mean is not better than random rankings', as 'T1R 43.8 vs 31.2'."""
+    worse = []
+    for key, name, higher in AGAINST_RANDOM:
+        mine, chance = row.get(key), floor.get(key)
+        if mine is None or chance is None or np.isnan(mine) or np.isnan(chance):
+            continue
+        if (mine <= chance) if higher else (mine >= chance):
+            worse.append(f"{name} {mine:.2f} vs {chance:.2f}")
+    return worse
+
+
+def _warnings(rows: list[dict[str, Any]], references: list[dict[str, Any]]) -> list[str]:
+    floor = next((r for r in references if r["variant"] == "random ranking"), {})
+    return [f"**Warning: `{r['variant']}` is not better than random rankings on {', '.join(worse)}** (the "
+            "\"random ranking\" row): its rankings carry little information about the children."
+            for r in rows if (worse := no_better_than_random(r, floor))]
+
+
 def _k_note(row: dict[str, Any]) -> str:
     """Over what GT-Tau-Mean-k / Std-k were taken: ' (64 steps)' or ' (5 epochs)'."""
     return f" ({row['k']})" if row.get("k") else ""
@@ -423,6 +449,7 @@ def markdown(inputs: Inputs, rows: list[dict[str, Any]], references: list[dict[s
               "the supernet's pick. Epoch tau: mean tau between consecutive epochs over the last k; top-1 changes: share of those "
               "epoch steps where the best child changed; top-5 overlap: mean share of the top 5 two seeds agree on. "
               "Reference rows: the ground truth's own seeds (its ceiling) and random rankings.", ""]
+    lines += [w + "\n" for w in _warnings(rows, references)]
     if inputs.skipped:
         lines += ["## Skipped", ""] + [f"- `{p}`: {why}" for p, why in inputs.skipped] + [""]
     lines += [f"![{p}]({p})" for p in plots]
@@ -461,6 +488,8 @@ def build_report(paths: Sequence[str | Path], out: str | Path, last_k: int = 5, 
     plots.rank_trajectories(by_variant, out / "rank_trajectories.png", top=top_k)
     plots.top_k_frequency(by_variant, out / "top_k_frequency.png", k=top_k)
     pngs += ["rank_trajectories.png", "top_k_frequency.png"]
+    for warning in _warnings(rows, references):
+        log.warning("report: %s", warning.replace("**", ""))
     text = (markdown(inputs, rows, references, last_k, pngs) + interference_section(by_variant, out)
             + dense.section(dense.recency([(r.steps, r.since) for r in inputs.runs if r.steps])))
     with atomic_path(out / "report.md") as tmp:

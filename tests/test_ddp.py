@@ -46,7 +46,8 @@ def test_two_process_multirun(tmp_path, cache_dir):
     assert sorted(p.name for p in sweep.iterdir()) == [".lock", "0", "1", "multirun.yaml", "report"]
     for job in ("0", "1"):
         assert json.loads((sweep / job / "status.json").read_text())["status"] == "completed"
-    assert "| default | 2 |" in (sweep / "report" / "report.md").read_text()
+    label = "experiment=smoke trainer=ddp_cpu trainer.limit_train_batches=4 trainer.max_epochs=2"
+    assert f"| {label} | 2 |" in (sweep / "report" / "report.md").read_text()
 
 
 def test_per_rank_sampling_gives_each_rank_its_own_children_also_after_resume(tmp_path, cache_dir):

@@ -69,6 +69,19 @@ def test_numbers_match_the_metrics(tmp_path):
         summary = list(csv.DictReader(f))
     assert summary[0]["variant"] == "default" and summary[-1]["variant"] == "random ranking"
     assert abs(float(summary[-1]["s_tau"])) < 0.1  # random rankings barely agree
+    assert "Warning" not in report  # these rankings follow the truth closely
+
+
+def test_a_study_is_labelled_by_what_was_chosen_and_warned_when_no_better_than_random(tmp_path):
+    truth = {c: i / 9 for i, c in enumerate(CHILDREN)}
+    upside_down = {c: -v for c, v in truth.items()}  # ranks the best child last
+    for s in range(2):
+        make_run(tmp_path / f"{s}", s, [upside_down], overrides=["sharing=partial"], truth=truth)
+    rows = build_report([tmp_path], tmp_path / "report", last_k=1, use_wandb=False)
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert rows[0]["variant"] == "sharing=partial" and "| sharing=partial | 2 |" in report
+    assert "**Warning: `sharing=partial` is not better than random rankings on GT-Tau -1.00 vs" in report
+    assert "T1R 9.00 vs" in report and "S-Tau" not in report.split("Warning")[1].split("\n")[0]
 
 
 def test_variants_are_swept_keys_other_than_seed(tmp_path):
@@ -208,7 +221,7 @@ def test_multirun_ends_with_a_report(tmp_path, cache_dir):
     report = sweep / "report"
     assert (sweep / "0" / "rankings.csv").exists() and (sweep / "1" / "rankings.csv").exists()
     text = (report / "report.md").read_text()
-    assert "| default | 2 |" in text and "Skipped" not in text
+    assert "| experiment=smoke trainer.limit_train_batches=3 trainer.max_epochs=2 | 2 |" in text and "Skipped" not in text
     assert list((report / "wandb").glob("offline-run-*"))
     # Nothing stray (.lock names the process that owns the sweep folder).
     assert sorted(p.name for p in sweep.iterdir()) == [".lock", "0", "1", "multirun.yaml", "report"]
