@@ -349,8 +349,8 @@ def variant_summary(runs: list[Run], last_k: int, dense_k: int = 64) -> dict[str
             lastk = [metrics.last_k_stats([metrics.kendall_tau(r.epochs[e], r.truth) for e in sorted(r.epochs)], last_k)
                      for r in judged]
             unit = "epochs"
-        row.update({"gt_tau_mean_k": _mean([s["mean"] for s in lastk]), "gt_tau_std_k": _mean([s["std"] for s in lastk]),
-                    "k": f"{min(s['k'] for s in lastk)} {unit}"})
+        row.update({"gt_tau_mean_k": _mean([s["mean"] for s in lastk]),
+                    "gt_tau_std_k": _mean([s["std"] for s in lastk]), "k": f"{min(s['k'] for s in lastk)} {unit}"})
     return row
 
 

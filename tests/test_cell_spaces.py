@@ -107,7 +107,8 @@ def test_deeper_insights_parameter_counts_are_the_authors():
     assert counts == {"111": 24_858, "434": 35_354, "444": 32_730}
 
 
-@pytest.mark.parametrize("space", [DeeperInsightsSpace(channels=8, stem_channels=8, cells=2), NB201Space(channels=4, cells_per_stage=1)],
+@pytest.mark.parametrize("space", [DeeperInsightsSpace(channels=8, stem_channels=8, cells=2),
+                                   NB201Space(channels=4, cells_per_stage=1)],
                          ids=["deeper_insights", "nb201"])
 def test_supernet_child_computes_the_standalone_child(space):
     """With the supernet's weights copied in, a standalone child is the supernet's child: the DAG is wired alike."""

@@ -36,8 +36,11 @@ def test_gpu_run_ranks_every_child_every_epoch(tmp_path, cache_dir):
     assert [sum(r["epoch"] == str(e) for r in rows) for e in (0, 1)] == [64, 64]
 
 
-@pytest.mark.parametrize("experiment, extra, ranked", [("nb201_cifar10", ["search_space.eval_children=8"], 8),
-                                                        ("deeper_insights_cifar10", ["search_space.channels=8", "search_space.stem_channels=8"], 64)])
+PRESETS = [("nb201_cifar10", ["search_space.eval_children=8"], 8),
+           ("deeper_insights_cifar10", ["search_space.channels=8", "search_space.stem_channels=8"], 64)]
+
+
+@pytest.mark.parametrize("experiment, extra, ranked", PRESETS)
 def test_gpu_cifar10_presets_augment_train_and_rank(tmp_path, experiment, extra, ranked):
     write_cifar(tmp_path / "data")
     out = tmp_path / "run"

@@ -35,6 +35,7 @@ from benchmark.tasks.common import build_study, task_wrapper
 log = logging.getLogger(__name__)
 
 PROGRESS, TABLE, SUMMARY = "finetune_progress.csv", "finetune.csv", "finetune_summary.csv"
+Batches = list[tuple[torch.Tensor, torch.Tensor]]
 PROGRESS_HEADER = ("steps", "child", "val_acc", "val_loss")
 #: The authors fine-tune for 192 mini-batches; the batches are held in memory (on CIFAR-10, 3 MB each at batch 256).
 MAX_STEPS = 1_000
@@ -49,7 +50,7 @@ def standalone(supernet: Supernet, child: int) -> torch.nn.Module:
 
 
 @torch.no_grad()
-def measure(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[float, float]:
+def measure(net: torch.nn.Module, batches: Batches) -> tuple[float, float]:
     """Accuracy and mean cross-entropy in eval mode (the network's own running BatchNorm statistics)."""
     net.eval()
     correct, loss, total = 0, 0.0, 0
@@ -61,8 +62,8 @@ def measure(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor
     return correct / total, loss / total
 
 
-def finetune_child(net: torch.nn.Module, optimizer: torch.optim.Optimizer, train: list[tuple[torch.Tensor, torch.Tensor]],
-                   data: list[tuple[torch.Tensor, torch.Tensor]], steps: list[int]) -> list[tuple[int, float, float]]:
+def finetune_child(net: torch.nn.Module, optimizer: torch.optim.Optimizer, train: Batches, data: Batches,
+                   steps: list[int]) -> list[tuple[int, float, float]]:
     """(steps, accuracy, loss) after each count in `steps` (sorted) of training mini-batches from `train`."""
     results, done = [], 0
     for target in steps:
@@ -77,10 +78,10 @@ def finetune_child(net: torch.nn.Module, optimizer: torch.optim.Optimizer, train
     return results
 
 
-def training_batches(datamodule: Any, seed: int, n: int, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def training_batches(datamodule: Any, seed: int, n: int, device: torch.device) -> Batches:
     """`n` augmented training batches, drawn from `seed` alone: every child fine-tunes on the same ones."""
     order, augmentation = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed)
-    batches: list[tuple[torch.Tensor, torch.Tensor]] = []
+    batches: Batches = []
     while len(batches) < n:
         for x, y in datamodule.train_dataloader(generator=order):
             if len(batches) == n:
@@ -135,7 +136,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
     for i, child in enumerate(todo, start=1):
         net = standalone(supernet, child).to(device)
         optimizer = instantiate(spec.optimizer, params=net.parameters(), lr=lr)
-        done += [(s, space.name(child), acc, loss) for s, acc, loss in finetune_child(net, optimizer, train, data, steps)]
+        measured = finetune_child(net, optimizer, train, data, steps)
+        done += [(s, space.name(child), acc, loss) for s, acc, loss in measured]
         write_csv(out / PROGRESS, PROGRESS_HEADER, done)
         if i % 16 == 0 or i == len(todo):
             log.info("fine-tuned %d of %d children", len(finished) + i, len(space.ranked_children()))

@@ -1,9 +1,9 @@
 """Data-free proxies of the authors' Deeper Insights space at CIFAR-10 shapes, judged against their published 10-seed
 ground truth: how much of the paper's ranking a network's size and shape already give, without any training.
 
-`python -m experiments.deeper_insights.proxies_vs_published` (from the repository root) prints a Markdown table: Kendall tau-b and Spearman rho
-with 95 % bootstrap intervals over the 64 children (scipy.stats.bootstrap, 2,000 resamples, seed 0), and where the
-proxy's best child ranks in the truth.
+`python -m experiments.deeper_insights.proxies_vs_published` (from the repository root) prints a Markdown table:
+Kendall tau-b and Spearman rho with 95 % bootstrap intervals over the 64 children (scipy.stats.bootstrap, 2,000
+resamples, seed 0), and where the proxy's best child ranks in the truth.
 """
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 # Deeper Insights' baseline protocol on the authors' space, on MNIST-1D (CPU): fixed round robin, one child per step,
 # SGD lr 0.025 cosine to 0.001, momentum 0.9, weight decay 1e-3 (their recipe), ranked on the test split with the
 # supernet's shared BatchNorm statistics after every epoch and after each of the last 64 steps; 4 seeds. The ground
-# truth trains every child alone with the same optimiser settings for 15 epochs, 2 seeds (CPU time). Usage: bash run_mnist1d.sh [OUT]
+# truth trains every child alone with the same optimiser settings for 15 epochs, 2 seeds (CPU time).
+# Usage: bash run_mnist1d.sh [OUT]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-multirun/deeper_insights_mnist1d}
