@@ -63,6 +63,22 @@ class SpawnedConfigError(ConfigError):
 _SPAWNED = f"{ConfigError.__module__}.{ConfigError.__qualname__}: "
 
 
+def raised(error: BaseException, kind: type[BaseException]) -> str | None:
+    """The message of the `kind` exception behind `error`, also when a spawned DDP process raised it (only its
+    traceback's text comes back, naming it on its last line); None if there is none."""
+    prefix = f"{kind.__module__}.{kind.__qualname__}: "
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, kind):
+            return str(error)
+        lines = [line for line in str(error).splitlines() if line.startswith(prefix)]
+        if isinstance(error, ProcessRaisedException) and lines:
+            return lines[-1][len(prefix):]
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def find_config_error(error: BaseException) -> ConfigError | None:
     """The ConfigError behind `error`, if any (Hydra and Lightning wrap exceptions raised in user code; a spawned DDP
     process sends back only the traceback's text, which names it on its last line)."""

@@ -19,6 +19,8 @@ from omegaconf import DictConfig
 from benchmark.errors import EXIT_CONFIG, ConfigError
 
 LOCK = ".lock"
+#: The job name Lightning gives the copies of the script it re-launches for DDP ranks > 0, in the same run folder.
+DDP_RELAUNCH = "train_ddp_process_"
 
 
 def _fail(error: ConfigError) -> None:
@@ -56,6 +58,8 @@ class FolderLock(Callback):
             os.close(fd)  # the file stays: removing it would race with a process about to lock it
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.hydra.job.name.startswith(DDP_RELAUNCH):  # rank > 0 of a re-launched DDP run: rank 0 holds it
+            return
         self.acquire(Path(config.hydra.run.dir), "hydra.run.dir")
 
     def on_run_end(self, config: DictConfig, **kwargs: Any) -> None:

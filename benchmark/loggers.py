@@ -4,7 +4,8 @@ Lightning's CSVLogger deletes an existing `metrics.csv` when it starts, so resum
 (`resume=true`) would lose the metrics of every epoch before the kill; it also writes only every 100 steps, appending in
 place, so a kill could lose epochs or cut a row. This one keeps the earlier rows (those of epochs the resumed run logs
 again, after its checkpoint, are replaced by the new ones) and rewrites the whole file atomically whenever something is
-logged (a row per epoch: cheap), so `metrics.csv` is never more than the current epoch behind and never half written.
+logged (a row per epoch; with the interference probe also a row every `log_every_n_steps`: still a small file), so
+`metrics.csv` is never more than the current epoch behind and never half written.
 """
 from __future__ import annotations
 

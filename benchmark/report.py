@@ -258,7 +258,7 @@ def assign_variants(runs: list[Run]) -> dict[str, str]:
     common = {k: runs[0].overrides[k] for k in keys if k not in swept and k in runs[0].overrides}
     chosen = " ".join(f"{k}={v}" for k, v in common.items()) or "default"
     for r in runs:
-        r.variant = " ".join(f"{k}={r.overrides[k]}" for k in swept if k in r.overrides) or chosen
+        r.variant = " ".join(f"{k}={r.overrides.get(k, '(default)')}" for k in swept) if swept else chosen
     return common
 
 

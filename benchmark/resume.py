@@ -23,10 +23,15 @@ from benchmark.io import write_json
 
 log = logging.getLogger(__name__)
 
-#: Config sections that decide what a run computes; a checkpoint continues only a run with the same values.
-RESUME_SECTIONS = ("seed", "data", "search_space", "sharing", "sampler", "module")
-#: Keys inside them that do not: where data lives, and the schedule's length (the checkpoint's scheduler has its own).
-NOT_COMPARED = ("data.cache_dir", "data.root", "module.scheduler.T_max")
+#: Config keys and sections that decide what a run computes and records; a checkpoint continues only a run with the
+#: same values (the ranking protocol and the ground truth shape every row of rankings.csv; devices shard the data).
+RESUME_SECTIONS = ("seed", "data", "search_space", "sharing", "sampler", "module", "callbacks.ranking",
+                   "ground_truth.path", "ground_truth.metric", "trainer.devices", "trainer.num_nodes",
+                   "trainer.limit_train_batches")
+#: Keys inside them that do not: where data and files live, the schedule's length (the checkpoint's scheduler has its
+#: own), and ranking options that change neither the epoch rankings nor their numbers.
+NOT_COMPARED = ("data.cache_dir", "data.root", "module.scheduler.T_max", "callbacks.ranking.output_dir",
+                "callbacks.ranking.block", "callbacks.ranking.top_k", "callbacks.ranking.dense_steps")
 #: What every checkpoint of a search run holds (Lightning's and `SupernetModule.on_save_checkpoint`'s entries).
 REQUIRED = ("state_dict", "loops", "epoch", "sampler", "rng_states")
 CONFIG = "config.json"
@@ -40,8 +45,8 @@ def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
 
 def run_settings(cfg: DictConfig) -> dict[str, Any]:
     """The resolved values of RESUME_SECTIONS, flattened to dotted keys."""
-    body = {key: OmegaConf.to_container(cfg[key], resolve=True) if OmegaConf.is_config(cfg[key]) else cfg[key]
-            for key in RESUME_SECTIONS}
+    values = {key: OmegaConf.select(cfg, key) for key in RESUME_SECTIONS}
+    body = {key: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v for key, v in values.items()}
     return {k: v for k, v in _flatten(body).items() if k not in NOT_COMPARED}
 
 
@@ -49,6 +54,15 @@ def record_settings(folder: Path, cfg: DictConfig) -> None:
     """Write `config.json` beside the checkpoints (a resumed run has been checked to have the same settings; a run
     that starts from scratch replaces those of an earlier start that left no checkpoint)."""
     write_json(folder / CONFIG, run_settings(cfg))
+
+
+def discard_checkpoints(folder: Path) -> None:
+    """A run that starts from scratch removes an earlier run's checkpoints from its folder: the settings recorded
+    beside them are about to be replaced, and a later resume=true must never continue the earlier run under them."""
+    for name in (LAST, PREVIOUS):
+        if (folder / name).is_file():
+            log.info("starting from scratch: removing %s of an earlier run in this folder", folder / name)
+            (folder / name).unlink()
 
 
 def load(path: Path, key: str = "ckpt_path") -> dict[str, Any]:
@@ -65,38 +79,41 @@ def load(path: Path, key: str = "ckpt_path") -> dict[str, Any]:
 
 
 def check_matches(checkpoint: dict[str, Any], path: Path, module: torch.nn.Module, cfg: DictConfig,
-                  key: str = "ckpt_path") -> None:
+                  key: str = "ckpt_path", ignore: tuple[str, ...] = ()) -> None:
     """Refuse a checkpoint of another supernet (tensor names or shapes) or of other settings (its folder's
-    `config.json`, when there is one), naming the first differences."""
+    `config.json`, when there is one, except keys starting with `ignore`), naming the first differences; `key` is
+    what the user set (ckpt_path=<file>, or resume=true)."""
+    value = str(path) if key == "ckpt_path" else True
+    where = "" if key == "ckpt_path" else f" ({path})"
     ours = {k: tuple(v.shape) for k, v in module.state_dict().items()}
     theirs = {k: tuple(v.shape) for k, v in checkpoint["state_dict"].items()}
     differ = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
     if differ:
         shown = "; ".join(f"{k}: {theirs.get(k, 'absent')} in the checkpoint, {ours.get(k, 'absent')} here"
                           for k in differ[:3])
-        raise ConfigError(key, str(path), f"a checkpoint of this supernet ({len(differ)} tensors differ: {shown})")
+        raise ConfigError(key, value, f"a checkpoint of this supernet{where} ({len(differ)} tensors differ: {shown})")
     recorded = path.parent / CONFIG
     if not recorded.is_file():
         return
     saved, now = json.loads(recorded.read_text()), run_settings(cfg)
-    differ = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k))
+    differ = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k) and not k.startswith(ignore))
     if differ:
         shown = "; ".join(f"{k}={saved.get(k, 'absent')!r} there, {now.get(k, 'absent')!r} here" for k in differ[:4])
-        raise ConfigError(key, str(path), f"a checkpoint made with these settings; {len(differ)} differ ({shown}). "
-                                          f"Resume with the run's own overrides, or start a new run")
+        raise ConfigError(key, value, f"a checkpoint made with these settings{where}; {len(differ)} differ ({shown}). "
+                                      f"Resume with the run's own overrides, or start a new run")
 
 
-def _epochs_in(path: Path, column: str = "epoch") -> set[int]:
-    if not path.is_file():
-        return set()
+def _epochs_in(path: Path, marker: str) -> set[int]:
+    """Epochs with a row that has `marker` set: step-level rows (the interference probe's) carry the epoch too, but
+    only the epoch-end row means the epoch was recorded."""
     with open(path, newline="") as f:
-        return {int(float(row[column])) for row in csv.DictReader(f) if row.get(column)}
+        return {int(float(row["epoch"])) for row in csv.DictReader(f) if row.get("epoch") and row.get(marker)}
 
 
 def caught_up(out: Path, epoch: int) -> bool:
-    """Every per-epoch file of the run folder (that exists) holds `epoch`."""
-    files = [out / "rankings.csv", out / "csv" / "metrics.csv"]
-    return all(epoch in _epochs_in(f) for f in files if f.is_file())
+    """Every per-epoch file of the run folder (that exists) holds `epoch`'s epoch-end rows."""
+    files = {out / "rankings.csv": "rank", out / "csv" / "metrics.csv": "train/loss"}
+    return all(epoch in _epochs_in(f, marker) for f, marker in files.items() if f.is_file())
 
 
 def pick(out: Path) -> tuple[Path, dict[str, Any]] | None:

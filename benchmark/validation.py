@@ -80,7 +80,8 @@ TRAINER: dict[str, Rule] = {
     "deterministic": ((lambda v: v is None or isinstance(v, bool) or v == "warn"), "true, false or warn"),
     "sync_batchnorm": ((lambda v: v is False),
                        "false: BatchNorm statistics belong to the children that use each copy, not to all ranks"),
-    "enable_checkpointing": _flag(),
+    "enable_checkpointing": ((lambda v: v is True), "true: resuming needs the checkpoint every epoch writes "
+                                                     "(callbacks.checkpoint)"),
     "enable_progress_bar": _flag(),
     "enable_model_summary": _flag(),
     "benchmark": ((lambda v: v is None or isinstance(v, bool)), "null, true or false"),
@@ -119,6 +120,10 @@ def validate(cfg: DictConfig) -> None:
     check_metric(c["ground_truth"])
     for group in ("module", "ground_truth"):
         check_recipe(c[group], group)
+    finetune = lookup(c, "finetune.optimizer", None)
+    if isinstance(finetune, dict):  # null lr / weight_decay: the checkpoint's rate, the supernet's decay
+        check_rules({k: v for k, v in finetune.items() if not (k in ("lr", "weight_decay") and v is None)},
+                    "finetune.optimizer", OPTIMIZER)
     check_components(c)
     check_arguments(c)
     for key in ("paths.cache_dir", "paths.output_dir"):

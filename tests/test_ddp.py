@@ -65,3 +65,22 @@ def test_per_rank_sampling_gives_each_rank_its_own_children_also_after_resume(tm
     assert len(after[0]) == 4 and after[0] != after[1]  # a resume does not collapse the ranks onto rank 0's sampler
     for rank in (0, 1):  # and each rank continues its own cycle: no child repeats within the first 64 steps
         assert len({c for step in before[rank] + after[rank] for c in step}) == 12
+
+
+def test_a_relaunched_ddp_run_shares_its_folder_with_its_own_ranks(tmp_path, cache_dir):
+    """trainer.strategy=ddp_find_unused_parameters_true re-runs run.py for rank 1 in rank 0's folder: the folder lock
+    lets it in (another process would be refused)."""
+    out = tmp_path / "run"
+    run_cli(*DDP, "trainer.strategy=ddp_find_unused_parameters_true", f"paths.cache_dir={cache_dir}",
+            f"hydra.run.dir={out}", timeout=300)
+    assert json.loads((out / "status.json").read_text())["status"] == "completed"
+    assert len((out / "rankings.csv").read_text().splitlines()) == 1 + 2 * 64
+
+
+def test_divergence_in_a_spawned_ddp_process_exits_3(tmp_path, cache_dir):
+    out = tmp_path / "run"
+    proc = run_cli(*DDP, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}", "trainer.max_epochs=3",
+                   "+callbacks.poison._target_=tests.helpers.PoisonAt", "+callbacks.poison.step=6", check=False,
+                   timeout=300)
+    assert proc.returncode == 3 and "error: diverged: training loss is nan" in proc.stderr
+    assert json.loads((out / "status.json").read_text())["status"] == "diverged"

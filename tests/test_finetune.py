@@ -51,3 +51,9 @@ def test_finetuning_starts_from_the_shared_weights_and_resumes(tmp_path, cache_d
     proc = _finetune(out, searched, cache_dir, table)
     assert "fine-tuning 54 children" in proc.stdout + proc.stderr and "10 already done" in proc.stdout + proc.stderr
     assert (out / "finetune.csv").read_bytes() == whole
+    # Other step counts in the same folder would rank some children on other terms: refused, nothing changed.
+    proc = run_cli("task=finetune", "experiment=smoke", f"ckpt_path={searched / 'checkpoints' / 'last.ckpt'}",
+                   "finetune.steps=[0,5]", "logger=csv", f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}",
+                   check=False)
+    assert proc.returncode == 2 and "it differs in steps" in proc.stderr
+    assert (out / "finetune.csv").read_bytes() == whole

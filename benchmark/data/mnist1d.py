@@ -56,7 +56,7 @@ class MNIST1DDataModule(ArrayDataModule):
             if x.shape[1:] != example or x_test.shape[1:] != example or (len(y), len(y_test)) != (len(x), len(x_test)):
                 raise ValueError(f"arrays of shapes {x.shape}, {y.shape}, {x_test.shape}, {y_test.shape}")
         except Exception as e:  # a damaged .npz raises zip, pickle, key or value errors alike
-            raise ConfigError("paths.cache_dir", str(self.cache_dir),
+            raise ConfigError("data.cache_dir", str(self.cache_dir),
                               f"{cache} is damaged ({type(e).__name__}: {str(e).split('. ')[0]}); delete that file "
                               "and rerun to generate it again") from e
         return x, y, x_test, y_test

@@ -14,6 +14,7 @@ Output: `finetune.csv` (steps, child, val_acc, val_loss, rank, and with a ground
 from __future__ import annotations
 
 import csv
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from benchmark import ground_truth, metrics
 from benchmark.callbacks.ranking import GT_HEADER, rank_children
 from benchmark.errors import is_int, require
 from benchmark.evaluation import ChildScore
-from benchmark.io import remove_stale_temps, write_csv
+from benchmark.io import remove_stale_temps, write_csv, write_json
 from benchmark.resume import check_matches, load
 from benchmark.supernet import Supernet
 from benchmark.tasks.common import build_study, task_wrapper
@@ -35,6 +36,9 @@ from benchmark.tasks.common import build_study, task_wrapper
 log = logging.getLogger(__name__)
 
 PROGRESS, TABLE, SUMMARY = "finetune_progress.csv", "finetune.csv", "finetune_summary.csv"
+#: Settings a fine-tuning run may choose for itself: how children are ranked and what they are judged against.
+RANKED_ANEW = ("callbacks.ranking.", "ground_truth.")
+SETTINGS = "finetune_settings.json"  # what the progress was made with: a rerun continues it only with the same
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
 PROGRESS_HEADER = ("steps", "child", "val_acc", "val_loss")
 #: The authors fine-tune for 192 mini-batches; the batches are held in memory (on CIFAR-10, 3 MB each at batch 256).
@@ -90,6 +94,18 @@ def training_batches(datamodule: Any, seed: int, n: int, device: torch.device) -
     return batches
 
 
+def _continue_only_with(out: Path, settings: dict[str, Any]) -> None:
+    """Refuse to continue progress that was made with other settings (another checkpoint, other step counts...):
+    its children would be ranked on other terms than the rest."""
+    recorded = out / SETTINGS
+    if (out / PROGRESS).is_file() and recorded.is_file():
+        earlier = json.loads(recorded.read_text())
+        differ = [k for k in settings if earlier.get(k) != json.loads(json.dumps(settings[k]))]
+        require(not differ, "hydra.run.dir", str(out), "a folder whose fine-tuning progress was made with these "
+                f"settings; it differs in {', '.join(differ)} (pick another folder)")
+    write_json(recorded, settings)
+
+
 def _read_progress(path: Path) -> list[tuple[int, str, float, float]]:
     if not path.is_file():
         return []
@@ -119,7 +135,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     remove_stale_temps(out)
     datamodule, module = build_study(cfg)
     checkpoint = load(path)
-    check_matches(checkpoint, path, module, cfg)
+    check_matches(checkpoint, path, module, cfg, ignore=RANKED_ANEW)
     module.load_state_dict(checkpoint["state_dict"])
     datamodule.setup("fit")
     device = torch.device("cuda" if cfg.trainer.get("accelerator") in ("gpu", "cuda") else "cpu")
@@ -127,7 +143,13 @@ def run(cfg: DictConfig) -> dict[str, float]:
     data = [(x.to(device), y.to(device)) for x, y in getattr(datamodule, f"{split}_dataloader")()]
     train = training_batches(datamodule, cfg.seed, max(steps), device)
     lr = spec.optimizer.lr if spec.optimizer.lr is not None else checkpoint_lr(checkpoint)
+    decay = spec.optimizer.weight_decay if spec.optimizer.weight_decay is not None \
+        else cfg.module.optimizer.weight_decay
     space, supernet = module.space, module.supernet
+    settings = {"ckpt_path": str(path.resolve()), "steps": steps, "lr": lr, "weight_decay": decay, "seed": cfg.seed,
+                "split": split,
+                "optimizer": OmegaConf.to_container(spec.optimizer, resolve=True)}
+    _continue_only_with(out, settings)
     done = _read_progress(out / PROGRESS)
     finished = {c for _, c, _, _ in done}
     todo = [c for c in space.ranked_children() if space.name(c) not in finished]
@@ -135,7 +157,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
              "done", len(todo), path, checkpoint["epoch"], steps, lr, split, len(finished))
     for i, child in enumerate(todo, start=1):
         net = standalone(supernet, child).to(device)
-        optimizer = instantiate(spec.optimizer, params=net.parameters(), lr=lr)
+        optimizer = instantiate(spec.optimizer, params=net.parameters(), lr=lr, weight_decay=decay)
         measured = finetune_child(net, optimizer, train, data, steps)
         done += [(s, space.name(child), acc, loss) for s, acc, loss in measured]
         write_csv(out / PROGRESS, PROGRESS_HEADER, done)

@@ -1,6 +1,7 @@
 """task=search: train the supernet, ranking every child after every epoch (the core study)."""
 from __future__ import annotations
 
+import csv
 import logging
 import math
 import statistics
@@ -12,10 +13,10 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from benchmark import ground_truth
 from benchmark.callbacks import RankingSnapshot
-from benchmark.errors import EXIT_DIVERGED, EXIT_INTERRUPTED, RunFailed
+from benchmark.errors import EXIT_DIVERGED, EXIT_INTERRUPTED, RunFailed, raised
 from benchmark.io import remove_stale_temps, write_json
 from benchmark.module import Diverged
-from benchmark.resume import record_settings, resume_checkpoint
+from benchmark.resume import discard_checkpoints, record_settings, resume_checkpoint
 from benchmark.tasks.common import build_study, build_trainer, task_wrapper
 
 log = logging.getLogger(__name__)
@@ -37,12 +38,20 @@ def explosion(rows: list[tuple[Any, ...]], num_classes: int) -> str | None:
     if not rows:
         return None
     last = rows[-1][0]
-    median = statistics.median(r[4] for r in rows if r[0] == last)
+    median = statistics.median(float(r[4]) for r in rows if r[0] == last)
     limit = EXPLODED * math.log(num_classes)
     if math.isfinite(median) and median <= limit:
         return None
     return (f"validation loss exploded: the median child's is {median:.4g} after epoch {last}, over {EXPLODED:g}x "
             f"that of guessing ({limit:.3g}); lower module.optimizer.lr")
+
+
+def read_rows(path: Path) -> list[tuple[Any, ...]]:
+    """rankings.csv's rows as written (the file, not the callback: under ddp_spawn the callback lives in a worker)."""
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return [tuple(row) for row in list(csv.reader(f))[1:]]
 
 
 @task_wrapper
@@ -52,6 +61,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         remove_stale_temps(folder)
     datamodule, module = build_study(cfg)
     resumed = resume_checkpoint(cfg, out, module)
+    if resumed is None:
+        discard_checkpoints(out / "checkpoints")
     truth = ground_truth.find(cfg, module.space)
     if truth is None:
         log.info("no ground truth for this space, data and recipe (looked in %s): rankings are not compared with "
@@ -70,19 +81,19 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     write_status(out, "running", **started)
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=str(resumed[0]) if resumed else None, weights_only=True)
-    except Diverged as e:
-        write_status(out, "diverged", message=str(e), epoch=trainer.current_epoch, **started)
-        raise RunFailed(f"diverged: {e}. Snapshots up to the last good epoch are kept in {out / 'rankings.csv'}",
-                        EXIT_DIVERGED) from e
-    except SIGTERMException as e:
-        message = (f"stopped by SIGTERM in epoch {trainer.current_epoch}; the checkpoint of the last finished epoch "
-                   f"is kept: rerun the same command with resume=true and hydra.run.dir={out}")
-        write_status(out, "interrupted", message=message, epoch=trainer.current_epoch, **started)
-        raise RunFailed(message, EXIT_INTERRUPTED) from e
-    except BaseException as e:
+    except BaseException as e:  # under ddp_spawn a worker's exception comes back as text: `raised` reads it
+        if (diverged := raised(e, Diverged)) is not None:
+            write_status(out, "diverged", message=diverged, epoch=trainer.current_epoch, **started)
+            raise RunFailed(f"diverged: {diverged}. Snapshots up to the last good epoch are kept in "
+                            f"{out / 'rankings.csv'}", EXIT_DIVERGED) from e
+        if raised(e, SIGTERMException) is not None:
+            message = (f"stopped by SIGTERM in epoch {trainer.current_epoch}; the checkpoint of the last finished "
+                       f"epoch is kept: rerun the same command with resume=true and hydra.run.dir={out}")
+            write_status(out, "interrupted", message=message, epoch=trainer.current_epoch, **started)
+            raise RunFailed(message, EXIT_INTERRUPTED) from e
         write_status(out, "failed", message=f"{type(e).__name__}: {e}", **started)
         raise
-    exploded = explosion(ranking.rows, datamodule.shape.num_classes) if ranking is not None else None
+    exploded = explosion(read_rows(out / "rankings.csv"), datamodule.shape.num_classes)
     if exploded:
         write_status(out, "exploded", message=exploded, epoch=trainer.current_epoch - 1, **started)
         raise RunFailed(exploded, EXIT_DIVERGED)
