@@ -252,11 +252,12 @@ def _study(folder: Path, config: dict[str, Any]) -> str:
 
 def assign_variants(runs: list[Run]) -> dict[str, str]:
     """Label each run by the overrides that differ between runs (the swept keys) or, when every run shares them, by
-    the overrides chosen for all (`sharing=partial`; 'default' without any); return the shared ones."""
+    the config-group options chosen for all (`sharing=partial`; 'default' without any; finer settings are listed
+    under "Common settings"); return the shared ones."""
     keys = sorted({k for r in runs for k in r.overrides})
     swept = [k for k in keys if len({r.overrides.get(k) for r in runs}) > 1]
     common = {k: runs[0].overrides[k] for k in keys if k not in swept and k in runs[0].overrides}
-    chosen = " ".join(f"{k}={v}" for k, v in common.items()) or "default"
+    chosen = " ".join(f"{k}={v}" for k, v in common.items() if "." not in k) or "default"
     for r in runs:
         r.variant = " ".join(f"{k}={r.overrides.get(k, '(default)')}" for k in swept) if swept else chosen
     return common

@@ -221,7 +221,7 @@ def test_multirun_ends_with_a_report(tmp_path, cache_dir):
     report = sweep / "report"
     assert (sweep / "0" / "rankings.csv").exists() and (sweep / "1" / "rankings.csv").exists()
     text = (report / "report.md").read_text()
-    assert "| experiment=smoke trainer.limit_train_batches=3 trainer.max_epochs=2 | 2 |" in text and "Skipped" not in text
+    assert "| experiment=smoke | 2 |" in text and "Skipped" not in text
     assert list((report / "wandb").glob("offline-run-*"))
     # Nothing stray (.lock names the process that owns the sweep folder).
     assert sorted(p.name for p in sweep.iterdir()) == [".lock", "0", "1", "multirun.yaml", "report"]
