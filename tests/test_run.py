@@ -73,28 +73,6 @@ def test_top_k_printed_at_the_end(tmp_path, cache_dir):
     assert f"1. {best}" in text
 
 
-@pytest.mark.parametrize(
-    "override, key",
-    [("search_space.layers=0", "search_space.layers"),
-     ("search_space.ops=[conv3,conv9]", "search_space.ops"),
-     ("callbacks.ranking.top_k=65", "callbacks.ranking.top_k"),
-     ("callbacks.ranking.calib_batches=-1", "callbacks.ranking.calib_batches"),
-     ("sharing=partial sharing.groups=100", "sharing.groups")],
-)
-def test_impossible_values_stop_before_training_with_a_clear_message(tmp_path, cache_dir, override, key):
-    proc = run_cli(*SMOKE, "logger=csv", f"hydra.run.dir={tmp_path}", f"paths.cache_dir={cache_dir}",
-                   *override.split(), check=False)
-    assert proc.returncode == 2
-    assert f"error: {key}=" in proc.stderr and "Traceback" not in proc.stderr
-    assert not (tmp_path / "rankings.csv").exists()
-
-
-def test_unknown_option_gets_hydras_message(tmp_path):
-    proc = run_cli("sharing=halfway", f"hydra.run.dir={tmp_path}", check=False)
-    assert proc.returncode != 0
-    assert "sharing/halfway" in proc.stderr and "Available options" in proc.stderr
-
-
 def test_search_is_judged_against_an_imported_ground_truth(tmp_path, cache_dir):
     from benchmark.spaces import ChainSpace
 
