@@ -40,7 +40,7 @@ def require_seed(key: str, value: Any) -> None:
     require(is_int(value) and 0 <= value < SEED_LIMIT, key, value, f"an integer from 0 to {SEED_LIMIT - 1}")
 
 
-#: Exit codes of `run.py` (README, Reliability): a configuration error; training went wrong (the loss became NaN or
+#: Exit codes of `run.py` (docs/reliability.md): a configuration error; training went wrong (the loss became NaN or
 #: infinite, or the validation loss exploded); the run was stopped by SIGTERM (its last epoch checkpoint is kept).
 EXIT_CONFIG, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 4
 
