@@ -111,7 +111,10 @@ class SupernetModule(HandStepped):
     def space(self):
         return self.supernet.space
 
-    def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    def losses(self, batch: tuple[torch.Tensor, torch.Tensor]) -> Iterator[torch.Tensor]:
+        """One loss per sampled child (several under the fair sampler or a per-group budget), each back-propagated
+        before the next child's forward pass, so only one child's activations are alive at a time. Under DDP, which
+        reduces gradients once per forward of the wrapped module, their sum in one part."""
         x, y = batch
         children = self.sampler.sample()
         if self.trainer.world_size > 1 and self.arch_sync == "broadcast":
@@ -119,23 +122,27 @@ class SupernetModule(HandStepped):
         self.last_children = children
         aligning = self.align.weight > 0 and self.anchor is not None
         anchor = self._anchor_features(x) if aligning else None
-        loss = torch.zeros((), device=x.device)
-        correct = torch.zeros((), device=x.device)
+        total: torch.Tensor | None = None
         for child in children:
             features: list[torch.Tensor] | None = [] if aligning else None
             logits = self.supernet(x, child, features)
-            loss = loss + F.cross_entropy(logits, y)
+            loss = F.cross_entropy(logits, y)
             if aligning:
                 align_loss = self.align.loss(features, anchor)
                 loss = loss + self.align.weight * align_loss
                 self._accumulate("train/align", align_loss.detach() * len(y), len(y))
-            correct = correct + (logits.argmax(dim=1) == y).sum()
-        if not torch.isfinite(loss):
-            raise Diverged(f"training loss is {float(loss)} at epoch {self.current_epoch}, step {self.global_step} "
-                           f"(children {children}); lower module.optimizer.lr or check the data")
-        self._accumulate("train/loss", loss.detach() / len(children) * len(y), len(y))
-        self._accumulate("train/acc", correct / len(children), len(y))
-        return loss
+            if not torch.isfinite(loss):
+                raise Diverged(f"training loss is {float(loss)} at epoch {self.current_epoch}, step "
+                               f"{self.global_step} (child {child}); lower module.optimizer.lr or check the data")
+            # Means over the step's children and the epoch's examples.
+            self._accumulate("train/loss", loss.detach() * len(y), len(y))
+            self._accumulate("train/acc", (logits.argmax(dim=1) == y).sum(), len(y))
+            if self.trainer.world_size == 1:
+                yield loss
+            else:
+                total = loss if total is None else total + loss
+        if total is not None:
+            yield total
 
     def _accumulate(self, key: str, total: torch.Tensor, count: int) -> None:
         """Sum a metric over the epoch; logged once in on_train_epoch_end. (Lightning's per-step self.log with

@@ -75,6 +75,7 @@ class Run:
     variant: str = "default"
     steps: dict[int, dict[str, float]] = field(default_factory=dict)  # dense snapshots: step -> child -> val_acc
     since: dict[int, dict[str, int]] = field(default_factory=dict)  # step -> child -> steps since it was trained
+    sharing: str = ""  # the sharing policy as configured, e.g. PartialSharing(groups=4, ..., budget=per_group)
 
     @property
     def final(self) -> dict[str, float]:
@@ -231,7 +232,19 @@ def load_run(folder: Path) -> Run:
     return Run(folder, seed, variant_overrides(overrides), _study(folder, config),
                {**{k: snapshot[k] for k in SNAPSHOT_KEYS},
                 "space_size": snapshot.get("space_size", snapshot["num_children"])}, epochs, truth or None,
-               steps=steps, since=since)
+               steps=steps, since=since, sharing=_sharing(config))
+
+
+def _sharing(config: dict[str, Any]) -> str:
+    """The run's sharing policy and its settings, as the report states them (the budget decides what m groups mean)."""
+    node = config.get("sharing")
+    if not isinstance(node, dict):
+        return ""
+    settings = {k: v for k, v in node.items() if k != "_target_"}
+    policy = str(node.get("_target_", "")).rsplit(".", 1)[-1]
+    if policy == "PartialSharing" and "budget" not in settings:
+        settings["budget"] = "fixed"  # runs made before sharing.budget existed trained one child per step
+    return f"{policy}({', '.join(f'{k}={v}' for k, v in settings.items())})"
 
 
 def _study(folder: Path, config: dict[str, Any]) -> str:
@@ -427,6 +440,19 @@ def _sample_note(space: dict[str, Any]) -> str:
     return "" if ranked == space.get("space_size") else f", ranking a fixed sample of {ranked}"
 
 
+def _sharing_lines(runs: list[Run]) -> list[str]:
+    """Each variant's sharing policy with its settings (per-group or fixed budget), once per distinct policy."""
+    policies: dict[str, list[str]] = {}
+    for r in runs:
+        if r.sharing and r.variant not in policies.setdefault(r.sharing, []):
+            policies[r.sharing].append(r.variant)
+    if not policies:
+        return []
+    if len(policies) == 1:
+        return [f"Sharing: `{next(iter(policies))}`.", ""]
+    return ["Sharing:", ""] + [f"- {', '.join(variants)}: `{policy}`" for policy, variants in policies.items()] + [""]
+
+
 def markdown(inputs: Inputs, rows: list[dict[str, Any]], references: list[dict[str, Any]], last_k: int,
              plots: list[str]) -> str:
     space = inputs.runs[0].space
@@ -435,6 +461,7 @@ def markdown(inputs: Inputs, rows: list[dict[str, Any]], references: list[dict[s
              f"({' x '.join(str(len(c)) for c in space.get('choices', []))}). "
              f"{len(inputs.runs)} runs in {len(rows)} variant(s); {len(inputs.skipped)} skipped. "
              f"Common settings: {' '.join(f'{k}={v}' for k, v in inputs.common.items()) or 'the defaults'}.", "",
+             *_sharing_lines(inputs.runs),
              "| variant | runs | S-Tau mean (min, max) | GT-Tau mean ± std | T1R | T3R | regret | "
              f"epoch tau (last {last_k}) | top-1 changes | top-5 overlap | GT-Tau-Mean-k / Std-k (last k) |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -485,7 +512,7 @@ def build_report(paths: Sequence[str | Path], out: str | Path, last_k: int = 5, 
                for v, rs in epoch_rows.items() for r in rs])
     pngs = [name for key, name, title in (("s_tau", "s_tau_per_epoch.png", "S-Tau"),
                                           ("gt_tau", "gt_tau_per_epoch.png", "GT-Tau"))
-            if plots.tau_per_epoch(epoch_rows, key, out / name, title)]
+            if plots.tau_per_epoch(epoch_rows, key, out / name, title, references, by_variant)]
     plots.rank_trajectories(by_variant, out / "rank_trajectories.png", top=top_k)
     plots.top_k_frequency(by_variant, out / "top_k_frequency.png", k=top_k)
     pngs += ["rank_trajectories.png", "top_k_frequency.png"]
@@ -566,27 +593,49 @@ def proxy_rows(path: str | Path, truth: dict[str, float] | None) -> list[dict[st
 
 
 def _log_wandb(out: Path, by_variant: dict[str, list[Run]], rows: list[dict[str, Any]], pngs: list[str]) -> None:
-    """One report run per study group, so the dashboard shows the cross-seed numbers beside the seeds' runs."""
+    """One report run per variant, grouped with its seeds' runs (the study), so the dashboard shows the cross-seed
+    numbers beside them: the variant's numbers as the run's summary, every variant's row in `report/summary`, the
+    plots, and S-Tau (and GT-Tau where there is a ground truth) per epoch, charted against `epoch`.
+
+    The run's id is derived from the report folder and the variant: building the report again writes the same run,
+    which `wandb sync` then updates in place instead of adding a second run of the same name; the superseded offline
+    copy in `<out>/wandb` is removed, so `wandb sync <out>/wandb/offline-run-*` uploads the current one only."""
     try:
         import wandb
     except ImportError:  # pragma: no cover - wandb is a requirement
         return
+    import shutil
+
+    table = [[r.get(c) for c in COLUMNS] for r in rows]
     for row in rows:
-        group = by_variant[row["variant"]][0].study or "report"
+        variant = row["variant"]
+        group = by_variant[variant][0].study or "report"
+        run_id = "report-" + hashlib.sha1(f"{out.resolve()}\n{variant}".encode()).hexdigest()[:16]
+        for stale in (out / "wandb").glob(f"offline-run-*-{run_id}"):
+            shutil.rmtree(stale, ignore_errors=True)
         run = wandb.init(project="weight-sharing-benchmark", group=group, job_type="report", name=f"report-{group}",
-                         dir=str(out), mode="offline", reinit="finish_previous", config={"variant": row["variant"]})
+                         id=run_id, resume="allow", dir=str(out), mode="offline", reinit="finish_previous",
+                         config={"variant": variant}, settings=wandb.Settings(silent=True))
         try:
-            run.summary.update({k: v for k, v in row.items() if isinstance(v, (int, float))})
-            run.log({"report/summary": wandb.Table(columns=list(COLUMNS), data=[[r.get(c) for c in COLUMNS]
-                                                                                 for r in rows]),
+            run.define_metric("epoch")
+            run.define_metric("per_epoch/*", step_metric="epoch")
+            for epoch in per_epoch(by_variant[variant]):
+                values = {f"per_epoch/{k}": epoch[k] for k in ("s_tau", "gt_tau", "gt_tau_std") if k in epoch}
+                if values:
+                    run.log({"epoch": epoch["epoch"], **values})
+            run.log({"report/summary": wandb.Table(columns=list(COLUMNS), data=table),
                      **{f"report/{Path(p).stem}": wandb.Image(str(out / p)) for p in pngs}})
+            run.summary.update({k: v for k, v in row.items() if isinstance(v, (int, float))})
         finally:
             run.finish()
+    log.info("report: %d W&B run(s), one per variant, saved offline in %s; upload with: wandb sync %s",
+             len(rows), out / "wandb", out / "wandb" / "offline-run-*")
 
 
 class MultirunReport(Callback):
     """Hydra callback: at the end of a multirun, write the report beside the jobs (`<sweep dir>/report/`); a sweep
-    that cannot be reported (nothing completed, mixed spaces) logs why and still ends normally."""
+    that cannot be reported (nothing completed, mixed spaces) logs why and still ends normally. Then one line: the
+    command that uploads the whole sweep's offline W&B runs (every job's and the report's) at once."""
 
     def __init__(self, last_k: int = 5, use_wandb: bool = True) -> None:
         self.last_k, self.use_wandb = last_k, use_wandb
@@ -599,6 +648,12 @@ class MultirunReport(Callback):
             build_report([sweep], sweep / "report", last_k=self.last_k, use_wandb=self.use_wandb)
         except ReportError as e:
             log.error("error: %s", e)
+        offline = list(sweep.glob("*/wandb/offline-run-*"))  # the jobs' folders and report/
+        if offline:
+            import shlex
+
+            log.info("W&B: %d offline run(s) in this sweep; upload them all with: wandb sync %s/*/wandb/offline-run-*",
+                     len(offline), shlex.quote(str(sweep)))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,11 +15,22 @@ from benchmark.spaces import SearchSpace
 
 
 class Sampler(ABC):
-    """Yields, per optimizer step, the children whose summed loss that step trains (usually one)."""
+    """Yields, per optimizer step, the children whose summed loss that step trains (usually one).
 
-    def __init__(self, space: SearchSpace, seed: int = 0) -> None:
+    `children` restricts the sampler to some of the space's children (one group of a partially shared supernet);
+    by default it walks all of them.
+    """
+
+    def __init__(self, space: SearchSpace, seed: int = 0, children: Sequence[int] | None = None) -> None:
         self.space, self.seed = space, int(seed)
+        self.children = list(range(space.num_children)) if children is None else list(children)
         self.generator = torch.Generator().manual_seed(self.seed)
+
+    def _refuse_subset(self, name: str) -> None:
+        """For samplers that walk the whole space: a group of it is not a space they can walk."""
+        require(len(self.children) == self.space.num_children, "sampler", name,
+                "uniform or round_robin with sharing.budget=per_group (a group of children is not a space this "
+                "sampler can walk), or sharing.budget=fixed")
 
     @abstractmethod
     def sample(self) -> list[int]: ...
@@ -48,7 +59,7 @@ class UniformSampler(Sampler):
     """Single-path one-shot: one child per step, uniformly at random (SPOS)."""
 
     def sample(self) -> list[int]:
-        return [int(torch.randint(self.space.num_children, (1,), generator=self.generator))]
+        return [self.children[int(torch.randint(len(self.children), (1,), generator=self.generator))]]
 
 
 class RoundRobinSampler(Sampler):
@@ -60,22 +71,23 @@ class RoundRobinSampler(Sampler):
 
     orders = ("fixed", "shuffle_once", "shuffle_every")
 
-    def __init__(self, space: SearchSpace, seed: int = 0, order: str = "fixed") -> None:
+    def __init__(self, space: SearchSpace, seed: int = 0, order: str = "fixed",
+                 children: Sequence[int] | None = None) -> None:
         require(order in self.orders, "sampler.order", order, f"one of {list(self.orders)}")
-        super().__init__(space, seed)
+        super().__init__(space, seed, children)
         self.order = order
-        self.cycle = self._shuffled() if order != "fixed" else list(range(space.num_children))
+        self.cycle = self._shuffled() if order != "fixed" else list(self.children)
         self.position = 0
 
     def _shuffled(self) -> list[int]:
-        return torch.randperm(self.space.num_children, generator=self.generator).tolist()
+        return [self.children[i] for i in torch.randperm(len(self.children), generator=self.generator).tolist()]
 
     def for_rank(self, rank: int) -> None:
         """A shuffled order is redrawn from the rank's generator; the fixed order starts at child `rank`, so that ranks
         train different children at every step while each still visits every child once per cycle."""
         super().for_rank(rank)
-        n = self.space.num_children
-        self.cycle = self._shuffled() if self.order != "fixed" else [(rank + i) % n for i in range(n)]
+        n = len(self.children)
+        self.cycle = self._shuffled() if self.order != "fixed" else [self.children[(rank + i) % n] for i in range(n)]
         self.position = 0
 
     def sample(self) -> list[int]:
@@ -101,7 +113,8 @@ class GradualSampler(Sampler):
     to a different choice drawn uniformly. Fewer changed operators between steps means less interference.
     """
 
-    def __init__(self, space: SearchSpace, seed: int = 0, decision_weights: Sequence[float] | None = None) -> None:
+    def __init__(self, space: SearchSpace, seed: int = 0, decision_weights: Sequence[float] | None = None,
+                 children: Sequence[int] | None = None) -> None:
         movable = [i for i, c in enumerate(space.choices) if len(c) > 1]
         require(bool(movable), "sampler", "gradual", "a space with at least one decision that has two or more choices")
         if decision_weights is not None:
@@ -111,7 +124,8 @@ class GradualSampler(Sampler):
                     and sum(decision_weights[i] for i in movable) > 0, "sampler.decision_weights",
                     list(decision_weights), f"{len(space.decisions)} non-negative numbers, one per decision, with a "
                     f"positive weight on at least one decision that has two or more choices")
-        super().__init__(space, seed)
+        super().__init__(space, seed, children)
+        self._refuse_subset("gradual")
         weights = torch.tensor([float(decision_weights[i]) if decision_weights is not None else 1.0
                                 for i in range(len(space.decisions))])
         weights[[i for i in range(len(space.decisions)) if i not in movable]] = 0.0
@@ -145,13 +159,43 @@ class FairSampler(Sampler):
     same number of choices K.
     """
 
-    def __init__(self, space: SearchSpace, seed: int = 0) -> None:
+    def __init__(self, space: SearchSpace, seed: int = 0, children: Sequence[int] | None = None) -> None:
         sizes = {len(c) for c in space.choices}
         require(len(sizes) == 1, "sampler", "fair", f"a space whose decisions all have the same number of choices "
                 f"(this one has {sorted(len(c) for c in space.choices)}); use uniform or round_robin")
-        super().__init__(space, seed)
+        super().__init__(space, seed, children)
+        self._refuse_subset("fair")
         self.k = sizes.pop()
 
     def sample(self) -> list[int]:
         perms = [torch.randperm(self.k, generator=self.generator).tolist() for _ in self.space.decisions]
         return [self.space.index([perm[j] for perm in perms]) for j in range(self.k)]
+
+
+class PerGroupSampler(Sampler):
+    """One child from every group at each step, each group walked by its own sampler: the groups of a partially shared
+    supernet train side by side as separate supernets, each for the full schedule (Deeper Insights, Table 3).
+
+    Groups own disjoint weights, so their summed loss gives each group exactly the update it would get alone.
+    """
+
+    def __init__(self, space: SearchSpace, samplers: Sequence[Sampler]) -> None:
+        super().__init__(space, samplers[0].seed)
+        self.samplers = list(samplers)
+
+    def sample(self) -> list[int]:
+        return [child for sampler in self.samplers for child in sampler.sample()]
+
+    def for_rank(self, rank: int) -> None:
+        for sampler in self.samplers:
+            sampler.for_rank(rank)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"groups": [sampler.state_dict() for sampler in self.samplers]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        require("groups" in state and len(state["groups"]) == len(self.samplers), "ckpt_path",
+                f"a checkpoint whose sampler state has {len(state.get('groups', [])) or 'no'} groups",
+                f"one written with sharing.budget=per_group and {len(self.samplers)} groups")
+        for sampler, part in zip(self.samplers, state["groups"]):
+            sampler.load_state_dict(part)

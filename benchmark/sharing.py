@@ -27,6 +27,11 @@ class SharingPolicy(ABC):
     @abstractmethod
     def owner(self, child: int, unit: str) -> int: ...
 
+    def trained_apart(self) -> list[list[int]] | None:
+        """Groups of children that train as separate supernets, one child of each group per step, or None when one
+        sampler walks all children under one step budget."""
+        return None
+
 
 class FullSharing(SharingPolicy):
     """One copy of every unit: the classic one-shot supernet."""
@@ -48,13 +53,18 @@ class PartialSharing(SharingPolicy):
     partition='random': a seeded shuffle of the children, then shuffled position i goes to group i mod m.
     partition='similarity': contiguous blocks in lexicographic order of child names, so children that agree on the
     first decisions share weights.
+    budget='per_group': every step trains one child of every group, so each group gets the full schedule, as the paper
+    trained each group as its own supernet (m times the compute of one supernet); 'fixed': one child per step in all,
+    so each group sees about 1/m of the steps.
     """
 
     partitions = ("random", "similarity")
+    budgets = ("per_group", "fixed")
 
-    def __init__(self, groups: int, partition: str = "similarity", seed: int = 0) -> None:
+    def __init__(self, groups: int, partition: str = "similarity", seed: int = 0, budget: str = "per_group") -> None:
         require(partition in self.partitions, "sharing.partition", partition, f"one of {list(self.partitions)}")
-        self.groups, self.partition, self.seed = groups, partition, seed
+        require(budget in self.budgets, "sharing.budget", budget, f"one of {list(self.budgets)}")
+        self.groups, self.partition, self.seed, self.budget = groups, partition, seed, budget
 
     def bind(self, space: SearchSpace) -> None:
         n = space.num_children
@@ -76,6 +86,11 @@ class PartialSharing(SharingPolicy):
 
     def owner(self, child: int, unit: str) -> int:
         return self._group[child]
+
+    def trained_apart(self) -> list[list[int]] | None:
+        if self.budget == "fixed" or self.groups == 1:
+            return None
+        return [[c for c in range(len(self._group)) if self._group[c] == g] for g in range(self.groups)]
 
 
 class PrefixSharing(SharingPolicy):

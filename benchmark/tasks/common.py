@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import sys
 from typing import Any, Callable
 
 import pytorch_lightning as pl
@@ -12,9 +11,13 @@ from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
+from benchmark.console import quiet_console
 from benchmark.data import ArrayDataModule
 from benchmark.errors import ConfigError, require
+from benchmark.loggers import finish_wandb
 from benchmark.module import SupernetModule
+from benchmark.samplers import PerGroupSampler, Sampler
+from benchmark.spaces import SearchSpace
 from benchmark.supernet import Supernet
 
 log = logging.getLogger(__name__)
@@ -28,11 +31,7 @@ def task_wrapper(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], An
         try:
             return task(cfg)
         finally:
-            if "wandb" in sys.modules:
-                import wandb
-
-                if wandb.run is not None:
-                    wandb.finish()
+            finish_wandb()  # and say in one line where the run is
 
     return wrapped
 
@@ -42,10 +41,19 @@ def build_study(cfg: DictConfig) -> tuple[ArrayDataModule, SupernetModule]:
     pl.seed_everything(cfg.seed, workers=True)
     datamodule: ArrayDataModule = instantiate(cfg.data)
     space = instantiate(cfg.search_space)
-    supernet = Supernet(space, instantiate(cfg.sharing), datamodule.shape)
-    sampler = instantiate(cfg.sampler, space=space)
+    sharing = instantiate(cfg.sharing)
+    supernet = Supernet(space, sharing, datamodule.shape)
+    sampler = build_sampler(cfg, space, sharing.trained_apart())
     module: SupernetModule = instantiate(cfg.module, supernet=supernet, sampler=sampler)
     return datamodule, module
+
+
+def build_sampler(cfg: DictConfig, space: SearchSpace, groups: list[list[int]] | None) -> Sampler:
+    """The configured sampler; for groups trained apart, one per group (group g seeded with sampler.seed + g)."""
+    if groups is None:
+        return instantiate(cfg.sampler, space=space)
+    return PerGroupSampler(space, [instantiate(cfg.sampler, space=space, children=members, seed=cfg.sampler.seed + g)
+                                   for g, members in enumerate(groups)])
 
 
 def instantiate_all(node: DictConfig | None) -> list[Any]:
@@ -58,6 +66,7 @@ def instantiate_all(node: DictConfig | None) -> list[Any]:
 def build_trainer(cfg: DictConfig) -> pl.Trainer:
     epochs = cfg.trainer.get("max_epochs")
     require(isinstance(epochs, int) and epochs >= 1, "trainer.max_epochs", epochs, "an integer >= 1")
+    quiet_console()  # before the Trainer announces what it runs on
     callbacks, loggers = instantiate_all(cfg.get("callbacks")), instantiate_all(cfg.get("logger"))
     try:
         trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
