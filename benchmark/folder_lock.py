@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,13 +32,17 @@ def _fail(error: ConfigError) -> None:
 class FolderLock(Callback):
     #: folder -> open lock file of this process (a process that runs Hydra again in one folder, as tests do, keeps it)
     held: dict[Path, int] = {}
+    #: run and sweep folders this process created: everything in them is its own
+    created: set[Path] = set()
 
     def acquire(self, folder: Path, key: str) -> None:
         folder = folder.resolve()
         if folder in self.held:
             return
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            if not folder.exists():
+                folder.mkdir(parents=True)
+                self.created.add(folder)
             fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:
             _fail(ConfigError(key, str(folder), f"a folder this user can create and write ({e.strerror})"))
@@ -70,3 +75,27 @@ class FolderLock(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         self.release(Path(config.hydra.sweep.dir))
+
+
+def discard_failed_run(folder: Path) -> bool:
+    """Remove the folder of a run that a configuration error stopped before it began, if this process created it (or
+    the sweep folder it is in) and it holds no results (no CSV, no checkpoint): an empty run folder under outputs/
+    only misleads. A sweep folder left with no job folder goes too. A folder that was there before (a pinned or
+    resumed run) is kept."""
+    folder = folder.resolve()
+    sweep = folder.parent
+    if not folder.is_dir() or any(folder.rglob("*.csv")) or any(folder.rglob("*.ckpt")):
+        return False
+    if folder in FolderLock.created:
+        shutil.rmtree(folder, ignore_errors=True)
+        FolderLock.created.discard(folder)
+        FolderLock().release(folder)
+        return True
+    if sweep not in FolderLock.created:
+        return False
+    shutil.rmtree(folder, ignore_errors=True)
+    if all(entry.name in (LOCK, "multirun.yaml") for entry in sweep.iterdir()):
+        shutil.rmtree(sweep, ignore_errors=True)
+        FolderLock.created.discard(sweep)
+        FolderLock().release(sweep)
+    return True

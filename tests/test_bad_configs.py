@@ -229,8 +229,8 @@ def test_a_bad_value_stops_before_training_with_one_line(tmp_path, cache_dir, ov
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert code == 2 and len(errors) == 1 and "Traceback" not in err, err[-3000:]
     assert message.replace("{tmp}", str(tmp_path)) in errors[0]
-    # Nothing trained: no rankings and no checkpoint (the folder may hold the settings a run records at its start).
-    assert not (run_dir / "rankings.csv").exists() and not list(run_dir.glob("checkpoints/*.ckpt"))
+    # Nothing trained, and nothing left behind: the run folder this command created is gone.
+    assert not run_dir.exists()
 
 
 @pytest.mark.parametrize("overrides, message", UNKNOWN_OPTIONS, ids=[c[0] for c in UNKNOWN_OPTIONS])
@@ -272,3 +272,17 @@ def test_an_error_raised_in_a_spawned_ddp_process_is_one_line_too(tmp_path, cach
                    f"hydra.run.dir={tmp_path}", f"paths.cache_dir={cache_dir}", check=False, timeout=300)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "error: callbacks.ranking.top_k=100 is not valid: at most the number of ranked children (64)" in proc.stderr
+
+
+def test_a_failed_config_removes_only_what_it_created(tmp_path, cache_dir):
+    """A folder that was there before (a pinned run, a resumed one) is kept; in a sweep, the job folder and the
+    sweep folder left without jobs go."""
+    pinned = tmp_path / "pinned"
+    (pinned / "earlier").mkdir(parents=True)
+    code, _ = run_main("experiment=smoke", "logger=csv", f"hydra.run.dir={pinned}", f"paths.cache_dir={cache_dir}",
+                       "sharing=partial", "sharing.groups=999")
+    assert code == 2 and (pinned / "earlier").is_dir() and (pinned / ".hydra").is_dir()
+    sweep = tmp_path / "sweep"
+    code, err = run_main("-m", "experiment=smoke", "logger=csv", f"hydra.sweep.dir={sweep}",
+                         f"paths.cache_dir={cache_dir}", "sharing=partial", "sharing.groups=999")
+    assert code == 2 and "error: sharing.groups=999" in err and not sweep.exists()

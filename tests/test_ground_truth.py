@@ -66,6 +66,9 @@ def test_cached_resumed_and_sharded(make_cfg, trained, caplog):
     with caplog.at_level(logging.INFO):
         stability = gt_task.run(cfg1)
     assert sorted(trained) == sorted([(s, c) for s in range(2) for c in range(9)][1::2][2:])
+    # Progress within the first chunk (after its first epoch), then after every chunk.
+    assert "ground truth: 2.0 of 7 children trained (seed 0, 2 side by side, epoch 1/1); about" in caplog.text
+    assert "seed 0: 2/7 pairs trained and saved" in caplog.text and "seed 1: 7/7 pairs trained" in caplog.text
     table = read_table(folder / "ground_truth.csv", space)
     assert table.seeds == [0, 1] and len(table.rows) == 18 and table.provenance["hash"] == folder.name
     assert 0 < stability["seeds"] == 2 and -1 <= stability["s_tau"] <= 1
@@ -198,9 +201,9 @@ def trained(monkeypatch):
     pairs = []
     real = gt_task.train_chunk
 
-    def spy(cfg, space, dm, seed, children):
+    def spy(cfg, space, dm, seed, children, progress=None):
         pairs.extend((seed, c) for c in children)
-        return real(cfg, space, dm, seed, children)
+        return real(cfg, space, dm, seed, children, progress)
 
     monkeypatch.setattr(gt_task, "train_chunk", spy)
     return pairs
@@ -274,3 +277,21 @@ def test_ground_truth_removes_the_temps_of_killed_writers_only(built):
     assert not killed.exists() and not unnamed.exists()
     assert sorted(p.name for p in folder.iterdir()) == [
         "ground_truth.csv", "ground_truth.json", "part-0-of-1.csv", "part-1-of-2.csv", "provenance.json"]
+
+
+def test_progress_says_children_done_and_time_left(caplog, monkeypatch):
+    from types import SimpleNamespace
+
+    clock = iter([0.0, 10.0, 20.0, 60.0])
+    monkeypatch.setattr(gt_task.time, "perf_counter", lambda: next(clock))
+    progress = gt_task.Progress(total=64, every=30).chunk(seed=2, size=16)  # started at t=0
+    trainer = SimpleNamespace(max_epochs=4, current_epoch=0)
+    with caplog.at_level(logging.INFO):
+        progress.on_train_epoch_end(trainer, None)  # t=10: 4 of 64 done -> 150 s left
+        trainer.current_epoch = 1
+        progress.on_train_epoch_end(trainer, None)  # t=20: within 30 s of the last line, quiet
+        trainer.current_epoch = 3
+        progress.on_train_epoch_end(trainer, None)  # t=60: 16 done -> 180 s left
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ["ground truth: 4.0 of 64 children trained (seed 2, 16 side by side, epoch 1/4); about 2m30s left",
+                     "ground truth: 16.0 of 64 children trained (seed 2, 16 side by side, epoch 4/4); about 3m00s left"]

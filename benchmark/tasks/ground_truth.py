@@ -28,8 +28,42 @@ def init_seed(seed: int, child: int, space: SearchSpace) -> int:
     return seed * space.num_children + child
 
 
+class Progress(pl.Callback):
+    """Children done and time left, logged after an epoch of a chunk when `every` seconds have passed since the last
+    line (and after the first epoch): a chunk of 16 children trains for minutes before any row is written."""
+
+    def __init__(self, total: int, every: float = 30.0) -> None:
+        self.total, self.every, self.done = total, every, 0
+        self.start = time.perf_counter()
+        self.last: float | None = None
+
+    def chunk(self, seed: int, size: int) -> "Progress":
+        self.seed, self.size = seed, size
+        return self
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        now = time.perf_counter()
+        if self.last is not None and now - self.last < self.every:
+            return
+        self.last = now
+        done = self.done + self.size * (trainer.current_epoch + 1) / trainer.max_epochs
+        left = (now - self.start) / done * (self.total - done)
+        log.info("ground truth: %.1f of %d children trained (seed %d, %d side by side, epoch %d/%d); about %s left",
+                 done, self.total, self.seed, self.size, trainer.current_epoch + 1, trainer.max_epochs,
+                 _duration(left))
+
+    def chunk_done(self) -> None:
+        self.done += self.size
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
 def train_chunk(cfg: DictConfig, space: SearchSpace, dm: ArrayDataModule, seed: int,
-                children: list[int]) -> list[dict[str, Any]]:
+                children: list[int], progress: Progress | None = None) -> list[dict[str, Any]]:
     """Train `children` side by side on seed `seed`'s batch order; return their table rows."""
     stack = side_by_side(space, children, dm.shape, [init_seed(seed, c, space) for c in children])
     recipe = cfg.ground_truth
@@ -39,7 +73,8 @@ def train_chunk(cfg: DictConfig, space: SearchSpace, dm: ArrayDataModule, seed: 
     quiet = logging.getLogger("pytorch_lightning.utilities.rank_zero")
     level, quiet.level = quiet.level, logging.WARNING  # one chunk after another: skip Lightning's banners
     try:
-        trainer: pl.Trainer = instantiate(cfg.trainer, max_epochs=recipe.epochs, logger=False, callbacks=[],
+        trainer: pl.Trainer = instantiate(cfg.trainer, max_epochs=recipe.epochs, logger=False,
+                                          callbacks=[progress.chunk(seed, len(children))] if progress else [],
                                           enable_checkpointing=False, enable_progress_bar=False,
                                           enable_model_summary=False, limit_val_batches=0)
         trainer.fit(module, train_dataloaders=dm.train_dataloader(generator=torch.Generator().manual_seed(seed)))
@@ -89,15 +124,15 @@ def run(cfg: DictConfig) -> dict[str, float]:
     todo = [(s, c) for s, c in wanted[shard::shards] if (s, space.name(c)) not in done]
     log.info("ground truth shard %d/%d: %d of %d (child, seed) pairs to train, %d already done; cache %s",
              shard, shards, len(todo), len(mine), len(done), folder)
-    chunk, start, trained = cfg.ground_truth.chunk, time.perf_counter(), 0
+    chunk, progress = cfg.ground_truth.chunk, Progress(len(todo))
     for seed, group in groupby(todo, key=lambda p: p[0]):
         children = [c for _, c in group]
         for i in range(0, len(children), chunk):
-            rows += train_chunk(cfg, space, dm, seed, children[i:i + chunk])
+            rows += train_chunk(cfg, space, dm, seed, children[i:i + chunk], progress)
             write_csv(part, HEADER, [[r[k] for k in HEADER] for r in rows])
-            trained += len(children[i:i + chunk])
-            log.info("seed %d: %d/%d pairs trained (%.1f s per child)", seed, trained, len(todo),
-                     (time.perf_counter() - start) / trained)
+            progress.chunk_done()
+            log.info("seed %d: %d/%d pairs trained and saved (%.1f s per child)", seed, progress.done, len(todo),
+                     (time.perf_counter() - progress.start) / progress.done)
     index = {space.name(c): c for c in space.ranked_children()}  # rows naming anything else are not ours
     merged = sorted((r for r in read_parts(folder) if r["child"] in index),
                     key=lambda r: (r["seed"], index[r["child"]]))

@@ -98,4 +98,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         write_status(out, "exploded", message=exploded, epoch=trainer.current_epoch - 1, **started)
         raise RunFailed(exploded, EXIT_DIVERGED)
     write_status(out, "completed", **started)
+    if truth is None:  # said at the start too; the end of the log is where a user looks
+        log.info("rankings are in %s, but without a ground truth they were judged against nothing (no GT-Tau, T1R): "
+                 "`python run.py task=ground_truth` with this run's data and search_space overrides trains every "
+                 "child alone once (cached in %s); runs and reports after it use it", out / "rankings.csv",
+                 ground_truth.cache_folder(cfg))
     return {k: float(v) for k, v in trainer.callback_metrics.items()}
