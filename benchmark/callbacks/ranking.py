@@ -13,12 +13,13 @@ rows go to `rankings_dense.csv` with one more column, `since_trained`: how many 
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.loggers import WandbLogger
+from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.utilities import rank_zero_info
 
 from benchmark import metrics
@@ -26,6 +27,7 @@ from benchmark.errors import is_int, require
 from benchmark.evaluation import ChildScore, evaluate_children
 from benchmark.ground_truth import GroundTruth
 from benchmark.io import write_csv, write_json
+from benchmark.loggers import log_rows
 
 HEADER = ("epoch", "step", "child", "val_acc", "val_loss", "rank")
 GT_HEADER = ("gt_acc", "gt_rank")
@@ -97,12 +99,13 @@ class RankingSnapshot(pl.Callback):
                 "choices": [list(c) for c in pl_module.space.choices], **dm.split_info(),
             })
 
-    def _rank(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> list[ChildScore]:
-        """Every child measured on the ranking split and ordered best first."""
+    def _rank(self, trainer: pl.Trainer, pl_module: pl.LightningModule, progress: bool = False) -> list[ChildScore]:
+        """Every child measured on the ranking split and ordered best first (`progress`: with a progress bar)."""
         dm, device = trainer.datamodule, pl_module.device
         data = [(x.to(device), y.to(device)) for x, y in getattr(dm, f"{self.split}_dataloader")()]
         calib = [x.to(device) for x in dm.calibration_inputs(self.calib_batches)] if self.bn == "recalibrate" else []
-        return rank_children(self._evaluate(trainer, pl_module, data, calib))
+        with _RankingBar(trainer, len(pl_module.space.ranked_children()) if progress else 0) as bar:
+            return rank_children(self._evaluate(trainer, pl_module, data, calib, bar))
 
     def _rows(self, ranked: list[ChildScore], space: Any, epoch: int, step: int,
               extra: Callable[[int], tuple[Any, ...]] = lambda child: ()) -> list[tuple[Any, ...]]:
@@ -133,7 +136,7 @@ class RankingSnapshot(pl.Callback):
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         space = pl_module.space
-        ranked = self._rank(trainer, pl_module)
+        ranked = self._rank(trainer, pl_module, progress=True)
         epoch, step = trainer.current_epoch, trainer.global_step
         self.rows = [r for r in self.rows if r[0] != epoch] + self._rows(ranked, space, epoch, step)
         if trainer.is_global_zero:
@@ -150,15 +153,20 @@ class RankingSnapshot(pl.Callback):
         pl_module.log("ranking/best_acc", accs[0], sync_dist=True)
         pl_module.log("ranking/mean_acc", sum(accs) / len(accs), sync_dist=True)
         pl_module.log("ranking/worst_acc", accs[-1], sync_dist=True)
+        # Child indices: read back by the MAGIC-A anchor (callback metrics) and kept in metrics.csv; W&B leaves them
+        # out of its charts and gets the table below instead.
         for rank, s in enumerate(ranked[: self.top_k], start=1):
             pl_module.log(f"ranking/top{rank}_child", float(s.child), sync_dist=True)
-        for logger in trainer.loggers:
-            if isinstance(logger, WandbLogger) and trainer.is_global_zero:
-                logger.log_table("ranking/top_k", columns=["epoch", "rank", "child", "ops", "val_acc"],
-                                 data=[[epoch, r, space.name(s.child), space.describe(s.child), s.val_acc]
-                                       for r, s in enumerate(ranked[: self.top_k], start=1)])
+        if trainer.is_global_zero:
+            truth = self.truth or {}
+            columns = ["epoch", "rank", "child", "ops", "val_acc"] + (["gt_acc"] if truth else [])
+            rows = [[epoch, r, space.name(s.child), space.describe(s.child), s.val_acc]
+                    + ([truth.get(space.name(s.child))] if truth else []) for r, s in enumerate(ranked[: self.top_k], 1)]
+            for logger in trainer.loggers:
+                log_rows(logger, "ranking/top_k", columns, rows)
 
-    def _evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule, val: list, calib: list) -> list[ChildScore]:
+    def _evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule, val: list, calib: list,
+                  bar: "_RankingBar | None" = None) -> list[ChildScore]:
         """Every child, split across DDP ranks (each evaluates children rank, rank + world, ...) and gathered; a
         child's numbers do not depend on which rank or subset evaluates it (tested)."""
         children = pl_module.space.ranked_children()
@@ -166,14 +174,23 @@ class RankingSnapshot(pl.Callback):
         if world > 1:  # every rank ranks with rank 0's BatchNorm statistics (they matter when calib_batches=0)
             for buffer in pl_module.supernet.buffers():
                 torch.distributed.broadcast(buffer, src=0)
-        scores = evaluate_children(pl_module.supernet, children[trainer.global_rank::world], val, calib, self.block)
+        mine = list(children[trainer.global_rank::world])
+        # The prefix-tree evaluator shares work between the children of a chain space: they are ranked in one call.
+        # Cell spaces evaluate child by child anyway, so the bar can count them as they are done.
+        parts = [mine] if pl_module.space.is_chain or bar is None or not bar.shown else [[c] for c in mine]
+        scores = []
+        for part in parts:
+            scores += evaluate_children(pl_module.supernet, part, val, calib, self.block)
+            if bar is not None:
+                bar.update(len(part) * world)  # the other ranks evaluate as many at the same time
         if world == 1:
             return scores
         parts: list[Any] = [None] * world
         torch.distributed.all_gather_object(parts, [(s.child, s.val_acc, s.val_loss) for s in scores])
         return [ChildScore(*t) for part in parts for t in part]
 
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """The top children, once the progress bar is closed (on_train_end would print them onto its line)."""
         if not self.rows:
             return
         last = self.rows[-1][0]
@@ -193,3 +210,30 @@ class RankingSnapshot(pl.Callback):
         self.rows = [tuple(r) for r in state_dict["rows"]]
         self.dense_rows = [tuple(r) for r in state_dict.get("dense_rows", [])]
         self.trained_at = {int(c): int(s) for c, s in state_dict.get("trained_at", [])}
+
+
+class _RankingBar:
+    """'ranking 64 children' as its own progress step below Lightning's training bar, so that an epoch's bar does not
+    sit at 100% with its clock running while the children are ranked. Shown on rank 0 only and only while Lightning's
+    tqdm progress bar is on (`trainer.enable_progress_bar`); otherwise (n=0, other ranks, no bar) it does nothing."""
+
+    def __init__(self, trainer: pl.Trainer, n: int) -> None:
+        self.n, self.bar = n, None
+        progress = trainer.progress_bar_callback
+        self.shown = bool(n) and trainer.is_global_zero and isinstance(progress, TQDMProgressBar) and progress.is_enabled
+
+    def __enter__(self) -> "_RankingBar":
+        if self.shown:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.n, desc=f"ranking {self.n} children", unit="child", leave=False,
+                            dynamic_ncols=True, file=sys.stdout, smoothing=0)
+        return self
+
+    def update(self, k: int) -> None:
+        if self.bar is not None:
+            self.bar.update(min(k, self.n - self.bar.n))
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
