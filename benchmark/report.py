@@ -43,7 +43,7 @@ from hydra.experimental.callback import Callback
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from benchmark import dense, metrics
+from benchmark import dense, metrics, statistics
 from benchmark.callbacks.ranking import HEADER
 from benchmark.ground_truth import read_table
 from benchmark.spaces import SearchSpace
@@ -333,39 +333,92 @@ def _mean(values: Sequence[float]) -> float:
     return float(np.mean(values)) if len(values) else float("nan")
 
 
+#: Figures measured once per seed: their interval resamples seeds and two variants are compared seed by seed.
+PER_SEED = ("gt_tau", "t1r", "t3r", "regret", "gt_tau_mean_k", "epoch_tau", "top1_changes")
+#: Figures measured on pairs of seeds: their interval resamples seeds; no paired test.
+PAIRWISE = ("s_tau", "top5_overlap")
+
+
 def variant_summary(runs: list[Run], last_k: int, dense_k: int = 64) -> dict[str, Any]:
+    """The variant's figures (means over seeds), each with a 95% bootstrap interval (`<figure>_low/_high`) over seeds
+    or, for a single run, over children; `per_seed` keeps each seed's value for the paired tests."""
     row: dict[str, Any] = {"runs": len(runs), "seeds": " ".join(str(r.seed) for r in sorted(runs, key=lambda r: r.seed)),
                            "epochs": min(max(r.epochs) for r in runs) + 1}
+    per_seed: dict[str, dict[int, float]] = {key: {} for key in PER_SEED}
+    finals = [r.final for r in runs]
     if len(runs) >= 2:
-        st = metrics.s_tau([r.final for r in runs])
+        st = metrics.s_tau(finals)
+        overlap = lambda a, b: metrics.top_k_overlap(a, b, 5)  # noqa: E731
         row.update({"s_tau": st["mean"], "s_tau_min": st["min"], "s_tau_max": st["max"],
-                    "top5_overlap": _mean([metrics.top_k_overlap(a.final, b.final, 5)
-                                           for i, a in enumerate(runs) for b in runs[i + 1:]])})
-    epoch_taus, top1_changes = [], []
+                    "top5_overlap": _mean([overlap(a, b) for i, a in enumerate(finals) for b in finals[i + 1:]])})
+        _interval(row, "s_tau", statistics.pairwise_interval(finals, metrics.kendall_tau))
+        _interval(row, "top5_overlap", statistics.pairwise_interval(finals, overlap))
     for r in runs:
         tail = sorted(r.epochs)[-(last_k + 1):]
-        epoch_taus += [metrics.kendall_tau(r.epochs[a], r.epochs[b]) for a, b in zip(tail, tail[1:])]
-        top1_changes += [metrics.ranking(r.epochs[a])[0] != metrics.ranking(r.epochs[b])[0]
-                         for a, b in zip(tail, tail[1:])]
-    row["epoch_tau"] = _mean(epoch_taus)
-    row["top1_changes"] = _mean(top1_changes)
+        pairs = list(zip(tail, tail[1:]))
+        if pairs:
+            per_seed["epoch_tau"][r.seed] = _mean([metrics.kendall_tau(r.epochs[a], r.epochs[b]) for a, b in pairs])
+            per_seed["top1_changes"][r.seed] = _mean([metrics.ranking(r.epochs[a])[0] != metrics.ranking(r.epochs[b])[0]
+                                                      for a, b in pairs])
     judged = [r for r in runs if r.truth]
+    for r in judged:
+        per_seed["gt_tau"][r.seed] = metrics.kendall_tau(r.final, r.truth)
+        per_seed["t1r"][r.seed] = metrics.top_n_rank(r.final, r.truth, 1)
+        per_seed["t3r"][r.seed] = metrics.top_n_rank(r.final, r.truth, 3)
+        per_seed["regret"][r.seed] = metrics.regret(r.final, r.truth)
     if judged:
-        gt = [metrics.kendall_tau(r.final, r.truth) for r in judged]
-        row.update({"gt_tau": _mean(gt), "gt_tau_std": float(np.std(gt)),
-                    "t1r": _mean([metrics.top_n_rank(r.final, r.truth, 1) for r in judged]),
-                    "t3r": _mean([metrics.top_n_rank(r.final, r.truth, 3) for r in judged]),
-                    "regret": _mean([metrics.regret(r.final, r.truth) for r in judged])})
+        row["gt_tau_std"] = float(np.std(list(per_seed["gt_tau"].values())))
         if all(r.steps for r in judged):  # Deeper Insights' definition: the last k mini-batches
-            lastk = [dense.gt_tau_last_k(r.steps, r.truth, dense_k) for r in judged]
+            lastk = {r.seed: dense.gt_tau_last_k(r.steps, r.truth, dense_k) for r in judged}
             unit = "steps"
         else:
-            lastk = [metrics.last_k_stats([metrics.kendall_tau(r.epochs[e], r.truth) for e in sorted(r.epochs)], last_k)
-                     for r in judged]
+            lastk = {r.seed: metrics.last_k_stats([metrics.kendall_tau(r.epochs[e], r.truth) for e in sorted(r.epochs)],
+                                                  last_k) for r in judged}
             unit = "epochs"
-        row.update({"gt_tau_mean_k": _mean([s["mean"] for s in lastk]),
-                    "gt_tau_std_k": _mean([s["std"] for s in lastk]), "k": f"{min(s['k'] for s in lastk)} {unit}"})
+        per_seed["gt_tau_mean_k"] = {seed: s["mean"] for seed, s in lastk.items()}
+        row.update({"gt_tau_std_k": _mean([s["std"] for s in lastk.values()]),
+                    "k": f"{min(s['k'] for s in lastk.values())} {unit}"})
+    for key, values in per_seed.items():
+        if values:
+            row[key] = _mean(list(values.values()))
+            _interval(row, key, statistics.mean_interval(list(values.values())))
+    if len(judged) == 1:  # one seed: how much its GT-Tau owes to which children the space holds
+        _interval(row, "gt_tau", statistics.children_interval(judged[0].final, judged[0].truth, metrics.kendall_tau))
+    row["ci_over"] = "seeds" if len(runs) >= statistics.MIN_VALUES else "children" if len(judged) == 1 else ""
+    row["per_seed"] = {key: values for key, values in per_seed.items() if values}
     return row
+
+
+def _interval(row: dict[str, Any], key: str, interval: tuple[float, float] | None) -> None:
+    if interval is not None:
+        row[f"{key}_low"], row[f"{key}_high"] = interval
+
+
+def compare(rows: list[dict[str, Any]], baseline: str) -> list[dict[str, Any]]:
+    """Each variant against `baseline` on the seeds both ran: mean difference and the exact sign-flip p-value of
+    every per-seed figure, and a verdict on the main one (GT-Tau with a ground truth, else epoch tau)."""
+    base = next(r for r in rows if r["variant"] == baseline)
+    main = "gt_tau" if "gt_tau" in base.get("per_seed", {}) else "epoch_tau"
+    out = []
+    for row in rows:
+        if row is base:
+            continue
+        result: dict[str, Any] = {"variant": row["variant"], "baseline": baseline, "main": main}
+        for key in PER_SEED:
+            test = statistics.paired_test(row.get("per_seed", {}).get(key, {}), base.get("per_seed", {}).get(key, {}))
+            if test is not None:
+                result.update({f"{key}_diff": test["diff"], f"{key}_p": test["p"], "pairs": test["pairs"],
+                               "p_floor": test["p_floor"]})
+        if f"{main}_p" not in result:
+            result["verdict"] = "not compared: fewer than two seeds in common"
+        elif result[f"{main}_p"] < 0.05:
+            result["verdict"] = "differs"
+        else:
+            floor = f"; {result['pairs']} paired seeds cannot give p below {result['p_floor']:.3f}" \
+                if result["p_floor"] >= 0.05 else ""
+            result["verdict"] = f"not distinguishable (p = {result[f'{main}_p']:.2f}{floor})"
+        out.append(result)
+    return out
 
 
 def random_floor(truth: dict[str, float] | None, children: list[str], instances: int, seed: int = 0,
@@ -399,7 +452,11 @@ def per_epoch(runs: list[Run]) -> list[dict[str, Any]]:
 
 
 COLUMNS = ("variant", "runs", "seeds", "epochs", "s_tau", "s_tau_min", "s_tau_max", "gt_tau", "gt_tau_std", "t1r",
-           "t3r", "regret", "epoch_tau", "top1_changes", "top5_overlap", "gt_tau_mean_k", "gt_tau_std_k", "k")
+           "t3r", "regret", "epoch_tau", "top1_changes", "top5_overlap", "gt_tau_mean_k", "gt_tau_std_k", "k",
+           "ci_over", *(f"{key}_{end}" for key in PAIRWISE + PER_SEED for end in ("low", "high")))
+#: comparisons.csv: each variant against the baseline, seed by seed.
+COMPARISON_COLUMNS = ("variant", "baseline", "pairs", "p_floor", "main", "verdict",
+                      *(f"{key}_{end}" for key in PER_SEED for end in ("diff", "p")))
 
 
 def _fmt(row: dict[str, Any], key: str, digits: int = 2) -> str:
@@ -428,6 +485,33 @@ def _warnings(rows: list[dict[str, Any]], references: list[dict[str, Any]]) -> l
     return [f"**Warning: `{r['variant']}` is not better than random rankings on {', '.join(worse)}** (the "
             "\"random ranking\" row): its rankings carry little information about the children."
             for r in rows if (worse := no_better_than_random(r, floor))]
+
+
+def _ci(row: dict[str, Any], key: str, digits: int = 2) -> str:
+    """'0.67 [0.61, 0.72]': the figure and its 95% interval, where there is one."""
+    if f"{key}_low" not in row:
+        return _fmt(row, key, digits)
+    return f"{_fmt(row, key, digits)} [{_fmt(row, f'{key}_low', digits)}, {_fmt(row, f'{key}_high', digits)}]"
+
+
+def comparison_section(comparisons: list[dict[str, Any]]) -> str:
+    """Paired tests against the baseline, with what their number of seeds allows."""
+    if not comparisons:
+        return ""
+    baseline, main = comparisons[0]["baseline"], comparisons[0]["main"]
+    name = {"gt_tau": "GT-Tau", "epoch_tau": "epoch tau"}[main]
+    lines = [f"## Paired tests against `{baseline}`", "",
+             f"Differences of per-seed figures (variant minus baseline) on the seeds both ran, with the exact two-sided "
+             f"sign-flip permutation p-value; the verdict is on {name}. With n paired seeds no p-value is below "
+             f"2/2^n (0.125 for 4, 0.0625 for 5): a study that wants p < 0.05 needs 6 or more.", "",
+             "| variant | paired seeds | Δ GT-Tau (p) | Δ T1R (p) | Δ GT-Tau-Mean-k (p) | Δ epoch tau (p) | verdict |",
+             "|---|---|---|---|---|---|---|"]
+    for c in comparisons:
+        cell = lambda key, digits=2: "—" if f"{key}_diff" not in c else \
+            f"{c[f'{key}_diff']:+.{digits}f} ({c[f'{key}_p']:.2f})"  # noqa: E731
+        lines.append(f"| {c['variant']} | {c.get('pairs', 0)} | {cell('gt_tau')} | {cell('t1r', 1)} | "
+                     f"{cell('gt_tau_mean_k')} | {cell('epoch_tau')} | {c['verdict']} |")
+    return "\n".join(lines) + "\n\n"
 
 
 def _k_note(row: dict[str, Any]) -> str:
@@ -462,21 +546,23 @@ def markdown(inputs: Inputs, rows: list[dict[str, Any]], references: list[dict[s
              f"{len(inputs.runs)} runs in {len(rows)} variant(s); {len(inputs.skipped)} skipped. "
              f"Common settings: {' '.join(f'{k}={v}' for k, v in inputs.common.items()) or 'the defaults'}.", "",
              *_sharing_lines(inputs.runs),
-             "| variant | runs | S-Tau mean (min, max) | GT-Tau mean ± std | T1R | T3R | regret | "
+             "| variant | runs | S-Tau | GT-Tau | T1R | T3R | regret | "
              f"epoch tau (last {last_k}) | top-1 changes | top-5 overlap | GT-Tau-Mean-k / Std-k (last k) |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows + references:
-        st = f"{_fmt(r, 's_tau')} ({_fmt(r, 's_tau_min')}, {_fmt(r, 's_tau_max')})" if "s_tau_min" in r else _fmt(r, "s_tau")
-        lines.append(f"| {r['variant']} | {r.get('runs', '—')} | {st} | {_fmt(r, 'gt_tau')} ± {_fmt(r, 'gt_tau_std')} | "
-                     f"{_fmt(r, 't1r', 1)} | {_fmt(r, 't3r', 1)} | {_fmt(r, 'regret', 4)} | {_fmt(r, 'epoch_tau')} | "
-                     f"{_fmt(r, 'top1_changes')} | {_fmt(r, 'top5_overlap')} | "
-                     f"{_fmt(r, 'gt_tau_mean_k')} / {_fmt(r, 'gt_tau_std_k')}{_k_note(r)} |")
+        lines.append(f"| {r['variant']} | {r.get('runs', '—')} | {_ci(r, 's_tau')} | {_ci(r, 'gt_tau')} | "
+                     f"{_ci(r, 't1r', 1)} | {_ci(r, 't3r', 1)} | {_ci(r, 'regret', 4)} | {_ci(r, 'epoch_tau')} | "
+                     f"{_ci(r, 'top1_changes')} | {_ci(r, 'top5_overlap')} | "
+                     f"{_ci(r, 'gt_tau_mean_k')} / {_fmt(r, 'gt_tau_std_k')}{_k_note(r)} |")
     lines += ["", "S-Tau: mean pairwise Kendall tau-b of the instances' final rankings. GT-Tau: Kendall tau-b of the "
               "final ranking against the ground truth (positive = agrees). TnR: best ground-truth rank among the "
               "supernet's top n (1 = found the true best). Regret: ground-truth accuracy of the true best minus that of "
               "the supernet's pick. Epoch tau: mean tau between consecutive epochs over the last k; top-1 changes: share of those "
               "epoch steps where the best child changed; top-5 overlap: mean share of the top 5 two seeds agree on. "
-              "Reference rows: the ground truth's own seeds (its ceiling) and random rankings.", ""]
+              "Reference rows: the ground truth's own seeds (its ceiling) and random rankings. "
+              "Each figure is the mean over seeds with its 95% bootstrap interval in brackets (over seeds; for a "
+              "single run, GT-Tau's over children); no interval below 3 seeds. Spreads (min, max, std) are in "
+              "summary.csv.", ""]
     lines += [w + "\n" for w in _warnings(rows, references)]
     if inputs.skipped:
         lines += ["## Skipped", ""] + [f"- `{p}`: {why}" for p, why in inputs.skipped] + [""]
@@ -485,8 +571,10 @@ def markdown(inputs: Inputs, rows: list[dict[str, Any]], references: list[dict[s
 
 
 def build_report(paths: Sequence[str | Path], out: str | Path, last_k: int = 5, use_wandb: bool = True,
-                 top_k: int = 5, proxies: str | Path | None = None, dense_k: int = 64) -> list[dict[str, Any]]:
-    """Write the report for the runs under `paths` into `out`; returns the summary rows."""
+                 top_k: int = 5, proxies: str | Path | None = None, dense_k: int = 64,
+                 baseline: str | None = None) -> list[dict[str, Any]]:
+    """Write the report for the runs under `paths` into `out`; returns the summary rows. Variants are tested
+    against `baseline` (a variant label; default: 'default' if there is one, else the first in order)."""
     from benchmark import plots
 
     if not (isinstance(last_k, int) and last_k >= 1):
@@ -502,6 +590,12 @@ def build_report(paths: Sequence[str | Path], out: str | Path, last_k: int = 5, 
     for r in inputs.runs:
         by_variant.setdefault(r.variant, []).append(r)
     rows = [{"variant": v, **variant_summary(rs, last_k, dense_k)} for v, rs in sorted(by_variant.items())]
+    labels = [r["variant"] for r in rows]
+    if baseline is not None and baseline not in labels:
+        raise ReportError(f"baseline {baseline!r} is not a variant of these runs; their variants: {labels}")
+    comparisons = compare(rows, baseline or ("default" if "default" in labels else labels[0])) if len(rows) > 1 else []
+    write_csv(out / "comparisons.csv", COMPARISON_COLUMNS, [[c.get(k, "") for k in COMPARISON_COLUMNS]
+                                                            for c in comparisons])
     references = _references(inputs, max(len(rs) for rs in by_variant.values()))
     if proxies:
         references = proxy_rows(proxies, next((r.truth for r in inputs.runs if r.truth), None)) + references
@@ -518,7 +612,8 @@ def build_report(paths: Sequence[str | Path], out: str | Path, last_k: int = 5, 
     pngs += ["rank_trajectories.png", "top_k_frequency.png"]
     for warning in _warnings(rows, references):
         log.warning("report: %s", warning.replace("**", ""))
-    text = (markdown(inputs, rows, references, last_k, pngs) + interference_section(by_variant, out)
+    text = (markdown(inputs, rows, references, last_k, pngs) + comparison_section(comparisons)
+            + interference_section(by_variant, out)
             + dense.section(dense.recency([(r.steps, r.since) for r in inputs.runs if r.steps])))
     with atomic_path(out / "report.md") as tmp:
         tmp.write_text(text)
@@ -665,11 +760,13 @@ def main(argv: list[str] | None = None) -> None:
                         help="mini-batches for GT-Tau-Mean-k / Std-k where runs left dense snapshots")
     parser.add_argument("--no-wandb", action="store_true", help="do not write a W&B report run")
     parser.add_argument("--proxies", help="a proxies.csv (task=proxies) to show as training-free baseline rows")
+    parser.add_argument("--baseline", help="the variant the others are tested against (default: 'default', else "
+                                           "the first)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         build_report(args.paths, args.out or Path(args.paths[0]) / "report", args.last_k, not args.no_wandb,
-                     proxies=args.proxies, dense_k=args.dense_k)
+                     proxies=args.proxies, dense_k=args.dense_k, baseline=args.baseline)
     except ReportError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2)  # a usage error, as argparse reports its own

@@ -284,3 +284,50 @@ def test_last_k_below_one_is_refused(tmp_path):
     make_run(tmp_path / "a", 0, [scores(0)])
     with pytest.raises(ReportError, match="last_k=0"):
         build_report([tmp_path], tmp_path / "r", last_k=0, use_wandb=False)
+
+
+def _two_variants(tmp_path, seeds, noise_good=0.2, noise_bad=0.6):
+    truth = {c: i / 9 for i, c in enumerate(CHILDREN)}
+    for s in range(seeds):
+        make_run(tmp_path / f"good{s}", s, [scores(100 + s, noise_good)], overrides=["+variant=good"], truth=truth)
+        make_run(tmp_path / f"bad{s}", s, [scores(200 + s, noise_bad)], overrides=["+variant=bad"], truth=truth)
+    return truth
+
+
+def test_every_figure_has_an_interval_and_variants_are_tested_seed_by_seed(tmp_path):
+    _two_variants(tmp_path, seeds=6)
+    rows = build_report([tmp_path], tmp_path / "report", last_k=2, use_wandb=False, baseline="variant=bad")
+    good = next(r for r in rows if r["variant"] == "variant=good")
+    assert good["ci_over"] == "seeds"
+    for key in ("s_tau", "gt_tau", "t1r", "top5_overlap"):
+        assert good[f"{key}_low"] <= good[key] <= good[f"{key}_high"], key
+    summary = list(csv.DictReader(open(tmp_path / "report" / "summary.csv")))
+    assert float(summary[1]["gt_tau_low"]) == pytest.approx(good["gt_tau_low"])
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert f"| variant=good | 6 | {good['s_tau']:.2f} [{good['s_tau_low']:.2f}, {good['s_tau_high']:.2f}] |" in report
+    assert "## Paired tests against `variant=bad`" in report
+    (comparison,) = csv.DictReader(open(tmp_path / "report" / "comparisons.csv"))
+    per_seed = [metrics.kendall_tau(scores(100 + s, 0.2), {c: i / 9 for i, c in enumerate(CHILDREN)})
+                - metrics.kendall_tau(scores(200 + s, 0.6), {c: i / 9 for i, c in enumerate(CHILDREN)})
+                for s in range(6)]
+    assert float(comparison["gt_tau_diff"]) == pytest.approx(sum(per_seed) / 6)
+    assert float(comparison["gt_tau_p"]) == pytest.approx(2 / 64)  # better on every seed: the smallest p 6 seeds allow
+    assert comparison["pairs"] == "6" and comparison["verdict"] == "differs"
+
+
+def test_four_seeds_say_what_their_p_value_cannot_reach(tmp_path):
+    _two_variants(tmp_path, seeds=4)
+    build_report([tmp_path], tmp_path / "report", use_wandb=False)  # baseline: the first variant, 'variant=bad'
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "| variant=good | 4 |" in report
+    assert "not distinguishable (p = 0.12; 4 paired seeds cannot give p below 0.125)" in report
+    with pytest.raises(ReportError, match="baseline 'nope' is not a variant of these runs"):
+        build_report([tmp_path], tmp_path / "report", use_wandb=False, baseline="nope")
+
+
+def test_a_single_run_gets_an_interval_over_children(tmp_path):
+    truth = {c: i / 9 for i, c in enumerate(CHILDREN)}
+    make_run(tmp_path / "only", 0, [scores(1, 0.3)], truth=truth)
+    (row,) = build_report([tmp_path], tmp_path / "report", use_wandb=False)
+    assert row["ci_over"] == "children" and row["gt_tau_low"] < row["gt_tau"] < row["gt_tau_high"]
+    assert "s_tau_low" not in row and "t1r_low" not in row  # one seed: no interval over seeds
