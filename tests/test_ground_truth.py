@@ -295,3 +295,22 @@ def test_progress_says_children_done_and_time_left(caplog, monkeypatch):
     lines = [r.getMessage() for r in caplog.records]
     assert lines == ["ground truth: 4.0 of 64 children trained (seed 2, 16 side by side, epoch 1/4); about 2m30s left",
                      "ground truth: 16.0 of 64 children trained (seed 2, 16 side by side, epoch 4/4); about 3m00s left"]
+
+
+def test_a_shipped_table_is_found_when_the_cache_has_none(make_cfg, monkeypatch, tmp_path):
+    from benchmark import ground_truth
+
+    cfg = make_cfg(*SMALL)
+    monkeypatch.setattr(ground_truth, "SHIPPED", tmp_path / "tables")
+    assert find(cfg, SMALL_SPACE) is None
+    rows = [{"child": SMALL_SPACE.name(c), "seed": 0, "val_acc": c / 10, "test_acc": c / 10, "params": 1, "epochs": 1}
+            for c in range(9)]
+    shipped = tmp_path / "tables" / ground_truth.provenance(cfg)["hash"]
+    ground_truth.GroundTruth(rows, "test_acc", ground_truth.provenance(cfg)).save(shipped / "ground_truth.csv")
+    found = find(cfg, SMALL_SPACE)
+    assert found is not None and found.source == str(shipped / "ground_truth.csv") and len(found.rows) == 9
+    # This machine's own table, once made, wins over the shipped one.
+    cached = [{**r, "test_acc": 1 - r["test_acc"]} for r in rows]
+    ground_truth.GroundTruth(cached, "test_acc", ground_truth.provenance(cfg)).save(cache_folder(cfg) / "ground_truth.csv")
+    assert find(cfg, SMALL_SPACE).source == str(cache_folder(cfg) / "ground_truth.csv")
+    assert find(make_cfg(*SMALL, "ground_truth.epochs=2"), SMALL_SPACE) is None  # another recipe: no table

@@ -38,6 +38,9 @@ OPS: dict[str, Callable[[int, bool], nn.Module]] = {
     "conv3": lambda c, affine: conv_bn_relu(c, 3, affine=affine),
     "conv5": lambda c, affine: conv_bn_relu(c, 5, affine=affine),
     "dilconv3": lambda c, affine: conv_bn_relu(c, 3, dilation=2, affine=affine),
+    # Same parameters and FLOPs as conv3, wider receptive fields: the capacity control's ops.
+    "dil4conv3": lambda c, affine: conv_bn_relu(c, 3, dilation=4, affine=affine),
+    "dil8conv3": lambda c, affine: conv_bn_relu(c, 3, dilation=8, affine=affine),
     "maxpool3": lambda c, affine: nn.MaxPool1d(3, stride=1, padding=1),
     "avgpool3": lambda c, affine: nn.AvgPool1d(3, stride=1, padding=1, count_include_pad=False),
     "skip": lambda c, affine: nn.Identity(),

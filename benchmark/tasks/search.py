@@ -70,8 +70,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                  ground_truth.cache_folder(cfg))
     else:
         truth.save(out / "ground_truth.csv")
-        log.info("ranking against ground truth %s (%d children, %d seeds)",
-                 cfg.ground_truth.path or ground_truth.cache_folder(cfg), len(truth.children), len(truth.seeds))
+        log.info("ranking against ground truth %s (%d children, %d seeds)", truth.source, len(truth.children),
+                 len(truth.seeds))
     trainer = build_trainer(cfg)
     ranking = next((c for c in trainer.callbacks if isinstance(c, RankingSnapshot)), None)
     if ranking is not None:
