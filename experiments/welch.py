@@ -1,0 +1,68 @@
+"""The p-values the experiment READMEs quote for reports made before reports carried paired tests.
+
+Those reports kept each variant's mean GT-Tau, its population std and its number of seeds (summary.csv), not the
+per-seed values, so the only test they allow is Welch's unequal-variance t-test from those statistics (sample std =
+population std x sqrt(n / (n - 1))). It assumes normal per-seed values, which 3 seeds cannot check: read its p-values
+as rough. Reports built now carry exact paired tests instead (docs/report.md, Uncertainty).
+
+    python -m experiments.welch
+"""
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+from scipy import stats
+
+HERE = Path(__file__).parent
+
+#: (report folder, variant a, variant b): the comparisons the READMEs make in words.
+COMPARISONS = [
+    ("samplers/report", "experiment=magic", "sampler=uniform"),
+    ("samplers/report", "sampler=gradual", "sampler=uniform"),
+    ("samplers/report", "module.align.weight=1.0 sampler=uniform", "sampler=uniform"),
+    ("samplers/report", "sampler=round_robin sampler.order=shuffle_every", "sampler=round_robin sampler.order=fixed"),
+    ("samplers/report", "sampler=fair", "sampler=uniform"),
+    ("sharing_degree/report", "sharing=partial sharing.groups=2 sharing.partition=similarity", "sharing=partial sharing.groups=2 sharing.partition=random"),
+    ("sharing_degree/report", "sharing=partial sharing.groups=4 sharing.partition=similarity", "sharing=partial sharing.groups=4 sharing.partition=random"),
+    ("sharing_degree/report", "sharing=partial sharing.groups=8 sharing.partition=similarity", "sharing=partial sharing.groups=8 sharing.partition=random"),
+    ("sharing_degree/report", "sharing=partial sharing.groups=16 sharing.partition=similarity",
+     "sharing=partial sharing.groups=16 sharing.partition=random"),
+    ("sharing_degree/report", "sharing=partial sharing.groups=8 sharing.partition=similarity",
+     "sharing=partial sharing.groups=4 sharing.partition=similarity"),
+    ("sharing_degree/report_per_group_budget", "sharing.groups=2 sharing.partition=similarity trainer.max_epochs=80",
+     "sharing.groups=2 sharing.partition=random trainer.max_epochs=80"),
+    ("sharing_degree/report_per_group_budget", "sharing.groups=4 sharing.partition=similarity trainer.max_epochs=160",
+     "sharing.groups=4 sharing.partition=random trainer.max_epochs=160"),
+]
+
+
+def rows(report: str) -> dict[str, dict[str, str]]:
+    with open(HERE / report / "summary.csv", newline="") as f:
+        return {r["variant"]: r for r in csv.DictReader(f)}
+
+
+def welch(a: dict[str, str], b: dict[str, str]) -> float:
+    """Two-sided Welch p-value of mean GT-Tau a vs b from the summary's mean, population std and run count."""
+    (ma, sa, na), (mb, sb, nb) = ((float(r["gt_tau"]), float(r["gt_tau_std"]), int(r["runs"])) for r in (a, b))
+    sample = lambda s, n: s * math.sqrt(n / (n - 1))  # noqa: E731
+    return float(stats.ttest_ind_from_stats(ma, sample(sa, na), na, mb, sample(sb, nb), nb, equal_var=False).pvalue)
+
+
+def main() -> None:
+    print("| report | a | b | GT-Tau a | GT-Tau b | seeds | Welch p |")
+    print("|---|---|---|---|---|---|---|")
+    for report, a, b in COMPARISONS:
+        table = rows(report)
+        if a not in table or b not in table:
+            print(f"| {report} | {a} | {b} | (variant not in summary.csv: {sorted(table)}) |")
+            continue
+        ra, rb = table[a], table[b]
+        print(f"| {report} | `{a}` | `{b}` | {float(ra['gt_tau']):.2f} ± {float(ra['gt_tau_std']):.2f} | "
+              f"{float(rb['gt_tau']):.2f} ± {float(rb['gt_tau_std']):.2f} | {ra['runs']} / {rb['runs']} | "
+              f"{welch(ra, rb):.2f} |")
+
+
+if __name__ == "__main__":
+    main()
