@@ -24,10 +24,12 @@ log = logging.getLogger(__name__)
 
 
 def task_wrapper(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
-    """Always finish the W&B run, also on exceptions: under Hydra multirun an open run swallows the next job's."""
+    """Every task prints only what concerns the user, and always finishes the W&B run, also on exceptions: under
+    Hydra multirun an open run swallows the next job's."""
 
     @functools.wraps(task)
     def wrapped(cfg: DictConfig) -> Any:
+        quiet_console()  # ground truth and fine-tuning build Trainers of their own
         try:
             return task(cfg)
         finally:
@@ -66,7 +68,6 @@ def instantiate_all(node: DictConfig | None) -> list[Any]:
 def build_trainer(cfg: DictConfig) -> pl.Trainer:
     epochs = cfg.trainer.get("max_epochs")
     require(isinstance(epochs, int) and epochs >= 1, "trainer.max_epochs", epochs, "an integer >= 1")
-    quiet_console()  # before the Trainer announces what it runs on
     callbacks, loggers = instantiate_all(cfg.get("callbacks")), instantiate_all(cfg.get("logger"))
     try:
         trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
