@@ -76,6 +76,7 @@ class Run:
     steps: dict[int, dict[str, float]] = field(default_factory=dict)  # dense snapshots: step -> child -> val_acc
     since: dict[int, dict[str, int]] = field(default_factory=dict)  # step -> child -> steps since it was trained
     sharing: str = ""  # the sharing policy as configured, e.g. PartialSharing(groups=4, ..., budget=per_group)
+    environment: dict[str, Any] = field(default_factory=dict)  # environment.json: build, threads, hardware
 
     @property
     def final(self) -> dict[str, float]:
@@ -232,7 +233,35 @@ def load_run(folder: Path) -> Run:
     return Run(folder, seed, variant_overrides(overrides), _study(folder, config),
                {**{k: snapshot[k] for k in SNAPSHOT_KEYS},
                 "space_size": snapshot.get("space_size", snapshot["num_children"])}, epochs, truth or None,
-               steps=steps, since=since, sharing=_sharing(config))
+               steps=steps, since=since, sharing=_sharing(config), environment=_environment(folder))
+
+
+#: What makes two runs' numbers bit-comparable; runs differing in these agree only statistically.
+BUILD = ("torch", "threads", "cpu", "gpus")
+
+
+def _environment(folder: Path) -> dict[str, Any]:
+    """The run's environment.json (absent in runs made before it existed, or unreadable: {} either way)."""
+    try:
+        data = json.loads((folder / "environment.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: data.get(k) for k in BUILD} if isinstance(data, dict) else {}
+
+
+def mixed_environments(runs: list[Run]) -> list[str]:
+    """A warning per variant whose runs ran on different builds, thread counts or hardware."""
+    by_variant: dict[str, list[Run]] = {}
+    for r in runs:
+        by_variant.setdefault(r.variant, []).append(r)
+    warnings = []
+    for variant, runs in by_variant.items():
+        seen = {json.dumps(r.environment, sort_keys=True) for r in runs if r.environment}
+        if len(seen) > 1:
+            differing = sorted({k for r in runs for k in BUILD if r.environment.get(k) != runs[0].environment.get(k)})
+            warnings.append(f"**Warning: the runs of `{variant}` differ in {', '.join(differing)}** "
+                            f"(environment.json): their numbers agree only statistically, not bit for bit.")
+    return warnings
 
 
 def _sharing(config: dict[str, Any]) -> str:
@@ -480,11 +509,11 @@ def no_better_than_random(row: dict[str, Any], floor: dict[str, Any]) -> list[st
     return worse
 
 
-def _warnings(rows: list[dict[str, Any]], references: list[dict[str, Any]]) -> list[str]:
+def _warnings(rows: list[dict[str, Any]], references: list[dict[str, Any]], runs: list[Run]) -> list[str]:
     floor = next((r for r in references if r["variant"] == "random ranking"), {})
     return [f"**Warning: `{r['variant']}` is not better than random rankings on {', '.join(worse)}** (the "
             "\"random ranking\" row): its rankings carry little information about the children."
-            for r in rows if (worse := no_better_than_random(r, floor))]
+            for r in rows if (worse := no_better_than_random(r, floor))] + mixed_environments(runs)
 
 
 def _ci(row: dict[str, Any], key: str, digits: int = 2) -> str:
@@ -563,7 +592,7 @@ def markdown(inputs: Inputs, rows: list[dict[str, Any]], references: list[dict[s
               "Each figure is the mean over seeds with its 95% bootstrap interval in brackets (over seeds; for a "
               "single run, GT-Tau's over children); no interval below 3 seeds. Spreads (min, max, std) are in "
               "summary.csv.", ""]
-    lines += [w + "\n" for w in _warnings(rows, references)]
+    lines += [w + "\n" for w in _warnings(rows, references, inputs.runs)]
     if inputs.skipped:
         lines += ["## Skipped", ""] + [f"- `{p}`: {why}" for p, why in inputs.skipped] + [""]
     lines += [f"![{p}]({p})" for p in plots]
@@ -610,7 +639,7 @@ def build_report(paths: Sequence[str | Path], out: str | Path, last_k: int = 5, 
     plots.rank_trajectories(by_variant, out / "rank_trajectories.png", top=top_k)
     plots.top_k_frequency(by_variant, out / "top_k_frequency.png", k=top_k)
     pngs += ["rank_trajectories.png", "top_k_frequency.png"]
-    for warning in _warnings(rows, references):
+    for warning in _warnings(rows, references, inputs.runs):
         log.warning("report: %s", warning.replace("**", ""))
     text = (markdown(inputs, rows, references, last_k, pngs) + comparison_section(comparisons)
             + interference_section(by_variant, out)

@@ -331,3 +331,15 @@ def test_a_single_run_gets_an_interval_over_children(tmp_path):
     (row,) = build_report([tmp_path], tmp_path / "report", use_wandb=False)
     assert row["ci_over"] == "children" and row["gt_tau_low"] < row["gt_tau"] < row["gt_tau_high"]
     assert "s_tau_low" not in row and "t1r_low" not in row  # one seed: no interval over seeds
+
+
+def test_runs_of_one_variant_on_different_builds_are_flagged(tmp_path):
+    for seed, threads in ((0, 1), (1, 1), (2, 2)):
+        folder = make_run(tmp_path / str(seed), seed, [scores(seed)])
+        write_json(folder / "environment.json", {"torch": "2.13.0+cpu", "threads": threads, "cpu": "x", "gpus": []})
+    build_report([tmp_path], tmp_path / "report", use_wandb=False)
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "**Warning: the runs of `default` differ in threads** (environment.json)" in report
+    write_json(tmp_path / "2" / "environment.json", {"torch": "2.13.0+cpu", "threads": 1, "cpu": "x", "gpus": []})
+    build_report([tmp_path], tmp_path / "report", use_wandb=False)
+    assert "differ in" not in (tmp_path / "report" / "report.md").read_text()
