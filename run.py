@@ -10,6 +10,7 @@ from hydra.types import RunMode
 from hydra.utils import get_method
 from omegaconf import DictConfig
 
+from benchmark import threads
 from benchmark.errors import EXIT_CONFIG, EXIT_INTERRUPTED, RunFailed, find_config_error
 from benchmark.validation import validate
 
@@ -20,6 +21,7 @@ log = logging.getLogger("run")
 def main(cfg: DictConfig) -> None:
     try:
         validate(cfg)
+        threads.record(cfg.paths.output_dir, *threads.apply(cfg))  # once per process, before the task builds anything
         get_method(cfg.task.fn)(cfg)
     except RunFailed as e:  # recorded in the run's status.json; a sweep goes on with its other jobs, unless stopped
         log.error("%s", e)

@@ -13,6 +13,8 @@ Prints each figure as a ratio against a baseline measured in the same process (m
   (parameters, buffers, momentum, gradients, saved activations);
 - arithmetic intensity: achieved GFLOP/s of a supernet training step vs. this machine's matrix-multiply peak, and the
   rates of the kernels behind ranking (a small convolution) and side-by-side ground truth (grouped vs. separate);
+- threads: torch's own intra-op thread count vs. the one `threads: auto` chooses (benchmark/threads.py), on one
+  training epoch plus one ranking, alternating, on the machine as it is and with one busy process per usable core;
 - training-free proxies: seconds to score all children of the default space, per proxy, and FreeFlow on all 15,625
   NAS-Bench-201 cells;
 - with --spaces: each search space's training step and ranking cost on MNIST-1D, and its step on CIFAR-10-sized batches.
@@ -439,6 +441,68 @@ def space_costs(cache_dir: str, repeats: int, device: torch.device) -> dict[str,
     return out
 
 
+def thread_choice(cache_dir: str, pairs: int, device: torch.device, default: int) -> dict[str, float]:
+    """Torch's own intra-op thread count (`default`, what it took at start-up) vs. the one `threads: auto` chooses for
+    a single run here (benchmark/threads.py), on what a run does every epoch: one training epoch of the default
+    supernet and one ranking of all its children. The two counts alternate in this process, first on the machine as
+    it is ("idle"), then with one background busy process per usable core ("loaded"); each ratio is the median of
+    adjacent pairs, default / chosen (above 1: the chosen count is faster)."""
+    import subprocess
+    import sys
+
+    from benchmark import threads
+
+    cores, where = threads.usable_cores()
+    chosen, reason = threads.choose(threads.AUTO, cores, 1, None, where)
+    pl.seed_everything(0)
+    dm = MNIST1DDataModule(cache_dir=cache_dir)
+    dm.setup()
+    space = ChainSpace()
+    supernet = Supernet(space, FullSharing(), dm.shape).to(device)
+    sampler = UniformSampler(space)
+    optimizer = torch.optim.SGD(supernet.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
+    batches = [[t.to(device) for t in batch] for batch in dm.train_dataloader()]
+    val = [(x.to(device), y.to(device)) for x, y in dm.val_dataloader()]
+    calib = [x.to(device) for x in dm.calibration_inputs(2)]
+
+    def epoch_and_ranking() -> None:
+        supernet.train()
+        for x, y in batches:
+            optimizer.zero_grad(set_to_none=True)
+            F.cross_entropy(supernet(x, sampler.sample()[0]), y).backward()
+            optimizer.step()
+        evaluate_children(supernet, range(supernet.num_children), val, calib)
+
+    def alternate() -> tuple[float, float, float]:
+        times: tuple[list[float], list[float]] = ([], [])  # default, chosen (the same count on a 1-core machine)
+        for _ in range(pairs):
+            for count, spent in zip((default, chosen), times):
+                torch.set_num_threads(count)
+                spent += _times(epoch_and_ranking, 1)
+        ratios = [a / b for a, b in zip(*times)]
+        return statistics.median(times[0]), statistics.median(times[1]), statistics.median(ratios)
+
+    load = threads.machine_load()
+    out = {"default_threads": default, "chosen_threads": chosen, "reason": reason,
+           "load_at_start": -1.0 if load is None else load}
+    torch.set_num_threads(chosen)
+    epoch_and_ranking()  # warm-up
+    try:
+        out["idle_default_s"], out["idle_chosen_s"], out["idle_ratio"] = alternate()
+        burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores)]
+        try:
+            time.sleep(0.5)
+            out["loaded_default_s"], out["loaded_chosen_s"], out["loaded_ratio"] = alternate()
+        finally:
+            for burner in burners:
+                burner.kill()
+                burner.wait()
+        out["burners"] = len(burners)
+    finally:
+        torch.set_num_threads(default)
+    return out
+
+
 def proxy_speed(cache_dir: str) -> dict[str, float]:
     from benchmark.proxies import PROXIES, score_children
 
@@ -472,8 +536,11 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is visible (torch.cuda.is_available() is False); use --device cpu")
     device = torch.device(args.device)
-    name = torch.cuda.get_device_name() if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
+    default_threads = torch.get_num_threads()
+    name = torch.cuda.get_device_name() if device.type == "cuda" else f"cpu, {default_threads} threads"
     results: dict = {"device": name}
+    results["threads"] = thread_choice(args.cache_dir, pairs=2 if args.quick else 8, device=device,
+                                       default=default_threads)
     results["ranking_cost"] = ranking_cost(args.cache_dir, rounds=1 if args.quick else 4,
                                            repeats=2 if args.quick else 3, device=device)
     results["ground_truth"] = ground_truth_throughput(args.cache_dir, children=8 if args.quick else 32,
@@ -495,6 +562,12 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
           f"prefix tree is {r['tree_speedup']:.2f}x faster")
     print(f"arithmetic: a ranking does {r['ranking_gflop']:.2f} GFLOP = {r['ranking_gflop'] / r['epoch_gflop']:.1f}x an "
           f"epoch's {r['epoch_gflop']:.2f}, at {r['ranking_gflops_per_s']:.1f} vs {r['epoch_gflops_per_s']:.1f} GFLOP/s")
+    t = results["threads"]
+    print(f"threads, epoch + ranking: torch's own {t['default_threads']} vs chosen {t['chosen_threads']} "
+          f"({t['reason']}): the machine as it is (load {t['load_at_start']:.1f}) {t['idle_default_s'] * 1e3:.0f} vs "
+          f"{t['idle_chosen_s'] * 1e3:.0f} ms -> "
+          f"{t['idle_ratio']:.2f}; under load ({t['burners']} busy processes) {t['loaded_default_s'] * 1e3:.0f} vs "
+          f"{t['loaded_chosen_s'] * 1e3:.0f} ms -> {t['loaded_ratio']:.2f} (default / chosen)")
     g = results["ground_truth"]
     print(f"ground truth, {g['children']} children x {g['epochs']} epochs: side by side (chunk {g['chunk']}) "
           f"{g['stacked_s']:.1f} s, one after another {g['one_by_one_s']:.1f} s -> {g['speedup']:.2f}x "

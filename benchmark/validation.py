@@ -17,6 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 from benchmark.errors import ConfigError, is_int, is_number, require, require_seed
 from benchmark.ground_truth import ACCURACY_COLUMNS
 from benchmark.proxies import PROXIES
+from benchmark.threads import check as check_threads
 
 #: A check of one value and, when it fails, what would work.
 Rule = tuple[Callable[[Any], bool], str]
@@ -167,6 +168,7 @@ def check_top_level(c: dict[str, Any]) -> None:
     """Keys of conf/config.yaml itself, whatever the task: a value this task ignores is still a mistake, one the
     user would meet again with the task that reads it."""
     require_seed("seed", c.get("seed"))
+    check_threads(c.get("threads", "auto"))
     require(isinstance(c.get("resume"), bool), "resume", c.get("resume"),
             "true (continue from this run folder's last checkpoint) or false")
     ckpt = c.get("ckpt_path")

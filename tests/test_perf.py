@@ -11,7 +11,7 @@ def test_perf_quick_prints_every_figure(tmp_path, cache_dir):
     saved = json.loads((tmp_path / "perf.json").read_text())
     assert set(saved) == set(results) == {"device", "ranking_cost", "ground_truth", "loop_overhead", "sharing_memory",
                                           "training_memory", "arithmetic_intensity", "proxy_seconds_all_children",
-                                          "kernels", "spaces"}
+                                          "kernels", "spaces", "threads"}
     assert set(saved["spaces"]) == {"chain", "deeper_insights", "nb201", "transformer"}
     memory = saved["training_memory"]
     assert memory["none"]["parameters"] > memory["full"]["parameters"] and memory["full"]["activations"] > 0
@@ -22,3 +22,6 @@ def test_perf_quick_prints_every_figure(tmp_path, cache_dir):
     assert saved["ranking_cost"]["ranking_stacked_s"] > 0 and saved["device"].startswith("cpu")
     assert saved["ranking_cost"]["ranking_gflop"] > saved["ranking_cost"]["epoch_gflop"] > 0
     assert "bare_lightning_ratio" in saved["loop_overhead"] and saved["kernels"]["conv_gflops"] > 0
+    threads = saved["threads"]
+    assert threads["chosen_threads"] >= 1 and threads["idle_ratio"] > 0 and threads["loaded_ratio"] > 0
+    assert threads["burners"] >= 1 and "per process" in threads["reason"]
