@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -12,6 +13,7 @@ from omegaconf import DictConfig
 
 from benchmark import threads
 from benchmark.errors import EXIT_CONFIG, EXIT_INTERRUPTED, RunFailed, find_config_error
+from benchmark.folder_lock import discard_failed_run
 from benchmark.validation import validate
 
 log = logging.getLogger("run")
@@ -34,6 +36,7 @@ def main(cfg: DictConfig) -> None:
             raise
         log.error("configuration error: %s", error)
         print(f"error: {error}", file=sys.stderr)
+        discard_failed_run(Path(HydraConfig.get().runtime.output_dir))
         raise SystemExit(EXIT_CONFIG)
 
 

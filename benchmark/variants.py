@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 # batch size), so trainer.devices splits variants.
 IGNORED_OVERRIDE_PREFIXES = ("seed=", "hydra.", "paths.", "logger", "resume=", "ckpt_path=", "trainer.accelerator",
                              "callbacks=with_interference", "callbacks.interference", "callbacks.ranking.block=",
-                             "callbacks.ranking.dense_steps=", "gt_shard=", "gt_num_shards=")
+                             "callbacks.ranking.dense_steps=", "gt_shard=", "gt_num_shards=", "threads=")
 #: Choices the study's name spells out already; the task is W&B's job type.
 NAMED_IN_STUDY = ("data=", "search_space=", "sharing=", "sampler=", "task=")
 #: Keeps group names readable and under 128 characters (the base name is at most ~45); longer suffixes end in a hash.
