@@ -15,7 +15,8 @@ from omegaconf import OmegaConf
 # so are stacking in the ranking, callbacks.ranking.block, and dense snapshots, which add rankings after the last
 # steps without touching any RNG; the ground-truth shard is one job's share of one table).
 # A resumed run is the same run, on whatever hardware; more devices are not (DDP shards the data: another effective
-# batch size), so trainer.devices splits variants.
+# batch size), so trainer.devices splits variants. The thread count changes results only in their last digits: the
+# report warns when the runs of one variant differ in it (environment.json) instead of splitting them.
 IGNORED_OVERRIDE_PREFIXES = ("seed=", "hydra.", "paths.", "logger", "resume=", "ckpt_path=", "trainer.accelerator",
                              "callbacks=with_interference", "callbacks.interference", "callbacks.ranking.block=",
                              "callbacks.ranking.dense_steps=", "gt_shard=", "gt_num_shards=", "threads=")
