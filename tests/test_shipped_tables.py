@@ -1,0 +1,59 @@
+"""The ground-truth tables shipped in benchmark/tables/: each is found by the config its command composes today, is
+whole, and (slow) agrees with a fresh training of a sample of its children."""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmark import ground_truth
+from benchmark.tasks import ground_truth as gt_task
+
+TABLES = sorted(p for p in ground_truth.SHIPPED.glob("*") if (p / ground_truth.TABLE).is_file())
+#: Overrides of a table's command that do not change the table (what to train, where, how fast).
+NOT_RECIPE = ("task=", "gt_seeds=", "logger=", "threads=", "hydra.")
+#: Test accuracy of a child retrained with the same build and thread count, chunk aside: a stack of n children equals
+#: n separate trainings up to float rounding, which 20 epochs of SGD can grow into a few test examples.
+TOLERANCE = 0.01
+
+
+def recipe_overrides(folder: Path) -> list[str]:
+    command = json.loads((folder / "ground_truth.json").read_text())["made_with"]["command"].split()[2:]
+    return [o for o in command if not o.startswith(NOT_RECIPE)]
+
+
+def test_tables_ship():
+    assert [p.name for p in TABLES], "the default space's table must ship"
+
+
+@pytest.mark.parametrize("folder", TABLES, ids=[p.name for p in TABLES])
+def test_a_shipped_table_is_found_by_the_config_that_made_it(folder, make_cfg):
+    cfg = make_cfg(*recipe_overrides(folder))
+    assert ground_truth.provenance(cfg)["hash"] == folder.name  # else the defaults changed: recompute and ship again
+    space = gt_task.instantiate(cfg.search_space)
+    table = ground_truth.read_cached(folder, space, "test_acc")
+    made = json.loads((folder / "ground_truth.json").read_text())["made_with"]
+    assert table is not None and table.seeds == made["seeds"] and len(table.rows) == made["rows"]
+    assert set(table.children) == {space.name(c) for c in space.ranked_children()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("folder", TABLES, ids=[p.name for p in TABLES])
+def test_a_sample_of_children_retrains_to_the_shipped_accuracy(folder, make_cfg):
+    made = json.loads((folder / "ground_truth.json").read_text())["made_with"]
+    cfg = make_cfg(*recipe_overrides(folder))
+    space = gt_task.instantiate(cfg.search_space)
+    dm = gt_task.instantiate(cfg.data)
+    dm.setup()
+    sample = [0, 21, 42, 63]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(made["threads"])
+    try:
+        rows = gt_task.train_chunk(cfg, space, dm, seed=0, children=sample)
+    finally:
+        torch.set_num_threads(threads)
+    shipped = {r["child"]: r["test_acc"] for r in ground_truth.read_cached(folder, space, "test_acc").rows
+               if r["seed"] == 0}
+    for row in rows:
+        assert abs(row["test_acc"] - shipped[row["child"]]) <= TOLERANCE, (row["child"], row["test_acc"],
+                                                                           shipped[row["child"]])
