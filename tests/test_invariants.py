@@ -1,9 +1,12 @@
 """Invariant 1: a training step on child c changes no parameter and no BatchNorm buffer that c does not use."""
 from functools import partial
+from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
 import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 
 from benchmark.data import MNIST1DDataModule
@@ -38,6 +41,12 @@ class StateRecorder(pl.Callback):
         self.states.append({k: v.detach().clone() for k, v in pl_module.supernet.state_dict().items()})
 
 
+def preset(name):
+    """A sharing preset from conf/sharing/ (Deeper Insights' tensor-level keyword policies)."""
+    path = Path(__file__).resolve().parents[1] / "conf" / "sharing" / f"{name}.yaml"
+    return lambda: instantiate(OmegaConf.load(path))
+
+
 POLICIES = [FullSharing, NoSharing, lambda: PartialSharing(4, "random"), lambda: PrefixSharing(2),
             lambda: KeywordSharing(["stem", "*conv*"], mode="unshare")]
 # Child 0 uses the first op everywhere; then children that never use it on the first decision - momentum and weight
@@ -47,7 +56,11 @@ CASES = [(ChainSpace, policy, SCRIPT_64) for policy in POLICIES] + [
     (lambda: DeeperInsightsSpace(channels=8, stem_channels=8, cells=2), policy, SCRIPT_64) for policy in POLICIES] + [
     (lambda: NB201Space(channels=4, cells_per_stage=1), policy, [0, 15624, 7000, 0, 3125, 12000, 1])
     for policy in POLICIES[:1] + POLICIES[2:3]] + [  # per-child copies of 15,625 cells are refused (too large)
-    (TransformerSpace, policy, SCRIPT_64) for policy in (FullSharing, lambda: PrefixSharing(1))]
+    (TransformerSpace, policy, SCRIPT_64) for policy in (FullSharing, lambda: PrefixSharing(1))] + [
+    # Tensor-level sharing: tied tensors appear under several copies' keys; a step may move those of the child's.
+    (ChainSpace, preset(name), SCRIPT_64) for name in ("not_bn", "only_conv")] + [
+    (lambda: DeeperInsightsSpace(channels=8, stem_channels=8, cells=2), preset(name), SCRIPT_64)
+    for name in ("not_bn", "not_conv", "only_stem_and_conv", "not_dag_edge_3")]
 
 
 @pytest.mark.parametrize(("space_factory", "policy", "script"), CASES)
@@ -68,7 +81,8 @@ def test_step_changes_only_the_sampled_childs_weights(space_factory, policy, scr
         before, after = recorder.states[step], recorder.states[step + 1]
         moved = {k for k in before if not torch.equal(before[k], after[k])}
         assert moved, "the sampled child must train"
-        stray = {k for k in moved if not any(k.startswith(prefix) for prefix in used)}
+        # What c uses: its copies' keys, and other copies' keys of tensors tied to them (tensor-level sharing).
+        stray = moved - net.child_state_keys(child)
         assert not stray, f"step {step} on child {child} moved {sorted(stray)[:5]}"
         # Everything of the child that has weights moved (BN buffers too).
         assert all(any(k.startswith(p) for k in moved) for p in used
