@@ -89,7 +89,8 @@ CASES = [
     ("search_space=deeper_insights search_space.cells=100000000", "error: search_space.cells=100000000 is not valid"),
     ("search_space=deeper_insights search_space.ops=[none]", "error: search_space.ops='none' is not valid"),
     # sharing and sampling
-    ("~sharing", "error: sharing=None is not valid: one of ['full', 'keyword', 'none', 'partial', 'prefix']"),
+    ("~sharing", "error: sharing=None is not valid: one of ['full', 'keyword', 'none', 'not_bn', 'not_conv', "
+               "'not_dag_edge_3', 'only_conv', 'only_stem_and_conv', 'partial', 'prefix']"),
     ("sharing=partial sharing.groups=0", "error: sharing.groups=0"),
     ("sharing=partial sharing.groups=65", "error: sharing.groups=65"),
     ("sharing=partial sharing.partition=alphabetical", "error: sharing.partition='alphabetical'"),

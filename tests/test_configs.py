@@ -12,7 +12,7 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 
 SPACE_SIZES = {"chain": 4 ** 3, "deeper_insights": 4 ** 3, "nb201": 5 ** 6}
 # Options that build only beside another group's option: images need a 2-D space (the default chain is 1-D).
-NEEDS = {"cifar10": ["search_space=deeper_insights"]}
+NEEDS = {"cifar10": ["search_space=deeper_insights"], "not_dag_edge_3": ["search_space=deeper_insights"]}
 
 
 def options(group: str) -> list[str]:

@@ -103,5 +103,6 @@ def test_search_without_ground_truth_says_so_once(tmp_path, cache_dir):
 def test_help_says_what_the_benchmark_does_its_groups_and_exit_codes():
     proc = run_cli("--help", timeout=60)
     assert proc.stdout.startswith("weight-sharing NAS benchmark: trains weight-sharing supernets")
-    assert "sharing: full, keyword, none, partial, prefix" in proc.stdout
+    assert ("sharing: full, keyword, none, not_bn, not_conv, not_dag_edge_3, only_conv, only_stem_and_conv, partial, "
+            "prefix") in proc.stdout
     assert "python run.py -m seed=0,1,2,3 sharing=partial" in proc.stdout and "Exit codes: 0 done" in proc.stdout
