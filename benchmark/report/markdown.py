@@ -1,0 +1,168 @@
+"""report.md's text: the table of variants and reference rows with their intervals, the warnings (no better than
+random, mixed builds), skipped folders, paired tests and the interference section. Only formatting lives here: every
+figure comes from summary.py."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark.io import write_csv
+from benchmark.report.runs import BUILD, Inputs, Run
+from benchmark.report.summary import _mean
+
+
+def mixed_environments(runs: list[Run]) -> list[str]:
+    """A warning per variant whose runs ran on different builds, thread counts or hardware."""
+    by_variant: dict[str, list[Run]] = {}
+    for r in runs:
+        by_variant.setdefault(r.variant, []).append(r)
+    warnings = []
+    for variant, runs in by_variant.items():
+        seen = {json.dumps(r.environment, sort_keys=True) for r in runs if r.environment}
+        if len(seen) > 1:
+            differing = sorted({k for r in runs for k in BUILD if r.environment.get(k) != runs[0].environment.get(k)})
+            warnings.append(f"**Warning: the runs of `{variant}` differ in {', '.join(differing)}** "
+                            f"(environment.json): their numbers agree only statistically, not bit for bit.")
+    return warnings
+
+
+def _fmt(row: dict[str, Any], key: str, digits: int = 2) -> str:
+    v = row.get(key)
+    return "—" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{digits}f}"
+
+
+#: (column, name, whether higher is better): what a variant must beat the random ranking on to carry information.
+AGAINST_RANDOM = (("gt_tau", "GT-Tau", True), ("t1r", "T1R", False), ("t3r", "T3R", False), ("s_tau", "S-Tau", True))
+
+
+def no_better_than_random(row: dict[str, Any], floor: dict[str, Any]) -> list[str]:
+    """The columns on which a variant's mean is not better than random rankings', as 'T1R 43.8 vs 31.2'."""
+    worse = []
+    for key, name, higher in AGAINST_RANDOM:
+        mine, chance = row.get(key), floor.get(key)
+        if mine is None or chance is None or np.isnan(mine) or np.isnan(chance):
+            continue
+        if (mine <= chance) if higher else (mine >= chance):
+            worse.append(f"{name} {mine:.2f} vs {chance:.2f}")
+    return worse
+
+
+def _warnings(rows: list[dict[str, Any]], references: list[dict[str, Any]], runs: list[Run]) -> list[str]:
+    floor = next((r for r in references if r["variant"] == "random ranking"), {})
+    return [f"**Warning: `{r['variant']}` is not better than random rankings on {', '.join(worse)}** (the "
+            "\"random ranking\" row): its rankings carry little information about the children."
+            for r in rows if (worse := no_better_than_random(r, floor))] + mixed_environments(runs)
+
+
+def _ci(row: dict[str, Any], key: str, digits: int = 2) -> str:
+    """'0.67 [0.61, 0.72]': the figure and its 95% interval, where there is one."""
+    if f"{key}_low" not in row:
+        return _fmt(row, key, digits)
+    return f"{_fmt(row, key, digits)} [{_fmt(row, f'{key}_low', digits)}, {_fmt(row, f'{key}_high', digits)}]"
+
+
+def comparison_section(comparisons: list[dict[str, Any]]) -> str:
+    """Paired tests against the baseline, with what their number of seeds allows."""
+    if not comparisons:
+        return ""
+    baseline, main = comparisons[0]["baseline"], comparisons[0]["main"]
+    name = {"gt_tau": "GT-Tau", "epoch_tau": "epoch tau"}[main]
+    lines = [f"## Paired tests against `{baseline}`", "",
+             f"Differences of per-seed figures (variant minus baseline) on the seeds both ran, with the exact two-sided "
+             f"sign-flip permutation p-value; the verdict is on {name}. With n paired seeds no p-value is below "
+             f"2/2^n (0.125 for 4, 0.0625 for 5): a study that wants p < 0.05 needs 6 or more.", "",
+             "| variant | paired seeds | Δ GT-Tau (p) | Δ T1R (p) | Δ GT-Tau-Mean-k (p) | Δ epoch tau (p) | verdict |",
+             "|---|---|---|---|---|---|---|"]
+    for c in comparisons:
+        cell = lambda key, digits=2: "—" if f"{key}_diff" not in c else \
+            f"{c[f'{key}_diff']:+.{digits}f} ({c[f'{key}_p']:.2f})"  # noqa: E731
+        lines.append(f"| {c['variant']} | {c.get('pairs', 0)} | {cell('gt_tau')} | {cell('t1r', 1)} | "
+                     f"{cell('gt_tau_mean_k')} | {cell('epoch_tau')} | {c['verdict']} |")
+    return "\n".join(lines) + "\n\n"
+
+
+def _k_note(row: dict[str, Any]) -> str:
+    """Over what GT-Tau-Mean-k / Std-k were taken: ' (64 steps)' or ' (5 epochs)'."""
+    return f" ({row['k']})" if row.get("k") else ""
+
+
+def _sample_note(space: dict[str, Any]) -> str:
+    ranked = space.get("num_children")
+    return "" if ranked == space.get("space_size") else f", ranking a fixed sample of {ranked}"
+
+
+def _sharing_lines(runs: list[Run]) -> list[str]:
+    """Each variant's sharing policy with its settings (per-group or fixed budget), once per distinct policy."""
+    policies: dict[str, list[str]] = {}
+    for r in runs:
+        if r.sharing and r.variant not in policies.setdefault(r.sharing, []):
+            policies[r.sharing].append(r.variant)
+    if not policies:
+        return []
+    if len(policies) == 1:
+        return [f"Sharing: `{next(iter(policies))}`.", ""]
+    return ["Sharing:", ""] + [f"- {', '.join(variants)}: `{policy}`" for policy, variants in policies.items()] + [""]
+
+
+def markdown(inputs: Inputs, rows: list[dict[str, Any]], references: list[dict[str, Any]], last_k: int,
+             plots: list[str]) -> str:
+    space = inputs.runs[0].space
+    lines = ["# Weight-sharing variance report", "",
+             f"Space: {space.get('space')} with {space.get('space_size')} children{_sample_note(space)} "
+             f"({' x '.join(str(len(c)) for c in space.get('choices', []))}). "
+             f"{len(inputs.runs)} runs in {len(rows)} variant(s); {len(inputs.skipped)} skipped. "
+             f"Common settings: {' '.join(f'{k}={v}' for k, v in inputs.common.items()) or 'the defaults'}.", "",
+             *_sharing_lines(inputs.runs),
+             "| variant | runs | S-Tau | GT-Tau | T1R | T3R | regret | "
+             f"epoch tau (last {last_k}) | top-1 changes | top-5 overlap | GT-Tau-Mean-k / Std-k (last k) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows + references:
+        lines.append(f"| {r['variant']} | {r.get('runs', '—')} | {_ci(r, 's_tau')} | {_ci(r, 'gt_tau')} | "
+                     f"{_ci(r, 't1r', 1)} | {_ci(r, 't3r', 1)} | {_ci(r, 'regret', 4)} | {_ci(r, 'epoch_tau')} | "
+                     f"{_ci(r, 'top1_changes')} | {_ci(r, 'top5_overlap')} | "
+                     f"{_ci(r, 'gt_tau_mean_k')} / {_fmt(r, 'gt_tau_std_k')}{_k_note(r)} |")
+    lines += ["", "S-Tau: mean pairwise Kendall tau-b of the instances' final rankings. GT-Tau: Kendall tau-b of the "
+              "final ranking against the ground truth (positive = agrees). TnR: best ground-truth rank among the "
+              "supernet's top n (1 = found the true best). Regret: ground-truth accuracy of the true best minus that of "
+              "the supernet's pick. Epoch tau: mean tau between consecutive epochs over the last k; top-1 changes: share of those "
+              "epoch steps where the best child changed; top-5 overlap: mean share of the top 5 two seeds agree on. "
+              "Reference rows: the ground truth's own seeds (its ceiling) and random rankings. "
+              "Each figure is the mean over seeds with its 95% bootstrap interval in brackets (over seeds; for a "
+              "single run, GT-Tau's over children); no interval below 3 seeds. Spreads (min, max, std) are in "
+              "summary.csv.", ""]
+    lines += [w + "\n" for w in _warnings(rows, references, inputs.runs)]
+    if inputs.skipped:
+        lines += ["## Skipped", ""] + [f"- `{p}`: {why}" for p, why in inputs.skipped] + [""]
+    lines += [f"![{p}]({p})" for p in plots]
+    return "\n".join(lines) + "\n"
+
+
+def interference_section(by_variant: dict[str, list[Run]], out: Path) -> str:
+    """Mean +- std over seeds of each run's interference summary (from its `interference.csv`), per variant."""
+    from benchmark.callbacks.interference import summarize
+
+    table: dict[str, dict[str, list[float]]] = {}
+    for variant, runs in sorted(by_variant.items()):
+        for r in runs:
+            f = r.path / "interference.csv"
+            if f.exists():
+                with open(f, newline="") as fh:
+                    for k, v in summarize(list(csv.DictReader(fh))).items():
+                        table.setdefault(variant, {}).setdefault(k, []).append(v)
+    if not table:
+        return ""
+    keys = sorted({k for stats_ in table.values() for k in stats_ if k != "probes"})
+    write_csv(out / "interference.csv", ("variant", "runs", *keys),
+              [[v, len(next(iter(st.values()))), *(_mean(st.get(k, [])) for k in keys)] for v, st in table.items()])
+    lines = ["", "## Interference (runs with the probe)", "",
+             "| variant | runs | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
+    for v, st in table.items():
+        cells = [f"{_mean(st[k]):.3f} ± {float(np.std(st[k])):.3f}" if k in st else "—" for k in keys]
+        lines.append(f"| {v} | {len(st[keys[0]])} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\nMean ± std over seeds of each run's probe summary: mean gradient cosine per distance d, " \
+        "and Spearman correlations of gradient similarity with d and with input/output similarity (all pairs, and " \
+        "pairs at layers >= 1 where inputs can differ).\n"

@@ -1,0 +1,304 @@
+"""What a report counts: run folders found, read and verified (config, status, every promised epoch a complete
+ranking), labelled by variant, and refused together when they rank different spaces or children. Kept apart from the
+numbers so that a damaged or foreign run is named and skipped before anything is computed from it."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import yaml
+from omegaconf import OmegaConf
+
+from benchmark import dense
+from benchmark.callbacks.ranking import HEADER
+from benchmark.validation import lookup
+from benchmark.variants import variant_overrides
+
+
+class ReportError(ValueError):
+    """Inputs that cannot be reported (runs of different spaces, nothing countable); the CLI exits 2 with its text."""
+
+
+#: What makes a folder a run folder, even a damaged one: a run that lost its config is named, not overlooked.
+RUN_MARKERS = (".hydra", "rankings.csv", "snapshot.json", "status.json")
+#: What a damaged file raises while it is read; such a run is skipped with the error's text.
+DAMAGE = (OSError, ValueError, KeyError, csv.Error, yaml.YAMLError)
+SNAPSHOT_KEYS = ("space", "decisions", "choices", "num_children")
+
+
+@dataclass
+class Run:
+    path: Path
+    seed: int
+    overrides: dict[str, str]  # command-line overrides other than seed, paths and logging
+    study: str
+    space: dict[str, Any]
+    epochs: dict[int, dict[str, float]]  # epoch -> child -> val_acc
+    truth: dict[str, float] | None
+    variant: str = "default"
+    steps: dict[int, dict[str, float]] = field(default_factory=dict)  # dense snapshots: step -> child -> val_acc
+    since: dict[int, dict[str, int]] = field(default_factory=dict)  # step -> child -> steps since it was trained
+    sharing: str = ""  # the sharing policy as configured, e.g. PartialSharing(groups=4, ..., budget=per_group)
+    environment: dict[str, Any] = field(default_factory=dict)  # environment.json: build, threads, hardware
+
+    @property
+    def final(self) -> dict[str, float]:
+        return self.epochs[max(self.epochs)]
+
+
+@dataclass
+class Inputs:
+    runs: list[Run] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+    common: dict[str, str] = field(default_factory=dict)  # overrides every run shares
+
+    def skip(self, path: str | Path, why: str) -> None:
+        """Name a folder that is not counted, on one line (a status message may span several)."""
+        self.skipped.append((str(path), " ".join(why.split())))
+
+
+def _empty_or_runless(folder: Path, runs: list[Path]) -> list[tuple[str, str]]:
+    """Why a given folder, or a job folder directly in it, yields nothing: an empty job folder in a sweep is a job
+    that never wrote its files, and deserves a word (a run's own empty subfolders do not)."""
+    if folder in runs:
+        return []
+    if not runs:
+        return [(str(folder), "empty folder" if not any(folder.iterdir()) else
+                 f"no run folder in it (none holds {', '.join(RUN_MARKERS)})")]
+    return [(str(f), "empty folder") for f in sorted(folder.iterdir()) if f.is_dir() and not any(f.iterdir())]
+
+
+def find_run_folders(paths: Sequence[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Run folders under `paths` in the order given (each once, however it was spelled, so the first of duplicates is
+    the one kept) and the folders that yield none, with why."""
+    found: dict[Path, Path] = {}  # resolved -> as first given
+    nothing: list[tuple[str, str]] = []
+    for p in map(Path, paths):
+        if not p.is_dir():
+            raise ReportError(f"{p}: no such folder")
+        runs = sorted({m.parent for name in RUN_MARKERS for m in p.glob(f"**/{name}")})
+        nothing += _empty_or_runless(p, runs)
+        for run in runs:
+            found.setdefault(run.resolve(), run)
+    return list(found.values()), nothing
+
+
+def _mapping(data: Any, name: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValueError(f"{name} does not hold a mapping (damaged?)")
+    return data
+
+
+def _check_status(folder: Path) -> None:
+    """Only completed runs count; any other status is named with the message the run left (a folder without
+    status.json, e.g. a hand-made one, is judged by its rankings alone)."""
+    file = folder / "status.json"
+    if file.exists():
+        status = _mapping(json.loads(file.read_text()), "status.json")
+        if status.get("status") != "completed":
+            message = f": {status['message']}" if status.get("message") else ""
+            raise ValueError(f"run did not complete (status {status.get('status')!r}{message})")
+
+
+def _read_config(folder: Path) -> tuple[dict[str, Any], int, int]:
+    """The run's composed config, its seed and the epochs it promised (what rankings.csv must hold)."""
+    file = folder / ".hydra" / "config.yaml"
+    if not file.exists():
+        raise ValueError("no .hydra/config.yaml (its seed, task and trainer.max_epochs are unknown)")
+    config = _mapping(yaml.safe_load(file.read_text()), ".hydra/config.yaml")
+    if lookup(config, "task.name", None) != "search":
+        raise ValueError(f"task {lookup(config, 'task.name', None)!r} is not a search run")
+    seed, max_epochs = lookup(config, "seed", None), lookup(config, "trainer.max_epochs", None)
+    if not isinstance(seed, int):
+        raise ValueError(f".hydra/config.yaml has seed={seed!r}, not an integer")
+    if not (isinstance(max_epochs, int) and max_epochs >= 1):
+        raise ValueError(f".hydra/config.yaml has trainer.max_epochs={max_epochs!r}, not an integer >= 1")
+    return config, seed, max_epochs
+
+
+def _read_snapshot(folder: Path) -> dict[str, Any]:
+    snapshot = _mapping(json.loads((folder / "snapshot.json").read_text()), "snapshot.json")
+    missing = [k for k in SNAPSHOT_KEYS if k not in snapshot]
+    if missing:
+        raise ValueError(f"snapshot.json lacks {', '.join(missing)}")
+    if not (isinstance(snapshot["num_children"], int) and snapshot["num_children"] >= 2):
+        raise ValueError(f"snapshot.json has num_children={snapshot['num_children']!r}, not an integer >= 2")
+    return snapshot
+
+
+def _read_rows(file: Path) -> tuple[dict[int, list[tuple[int, str, float]]], dict[str, float]]:
+    """rankings.csv as epoch -> [(rank, child, val_acc)], and the ground truth where the file holds one."""
+    rows: dict[int, list[tuple[int, str, float]]] = {}
+    truth: dict[str, float] = {}
+    with open(file, newline="") as f:
+        reader = csv.DictReader(f)
+        if tuple(reader.fieldnames or ())[: len(HEADER)] != HEADER:
+            raise ValueError(f"rankings.csv has header {reader.fieldnames}, expected {list(HEADER)}")
+        for line, row in enumerate(reader, start=2):
+            try:
+                if None in row:  # more fields than the header: lines run together
+                    raise ValueError
+                epoch, rank, acc = int(row["epoch"]), int(row["rank"]), float(row["val_acc"])
+                gt = float(row["gt_acc"]) if row.get("gt_acc") else None
+            except (TypeError, ValueError):
+                raise ValueError(f"rankings.csv line {line} is malformed (truncated file?): {row}") from None
+            if not np.isfinite([acc, 0.0 if gt is None else gt]).all():
+                raise ValueError(f"rankings.csv line {line} holds a non-finite accuracy")
+            rows.setdefault(epoch, []).append((rank, row["child"], acc))
+            if gt is not None:
+                truth[row["child"]] = gt
+    return rows, truth
+
+
+def _check_epochs(rows: dict[int, list[tuple[int, str, float]]], n: int, max_epochs: int) -> None:
+    """Epochs 0..max_epochs-1, each a complete snapshot of the same n children: ranks 1..n, every child once."""
+    missing = sorted(set(range(max_epochs)) - rows.keys())
+    if missing:
+        raise ValueError(f"rankings.csv has {max_epochs - len(missing)} of the {max_epochs} epochs the config "
+                         f"promised (trainer.max_epochs); epoch {missing[0]} is missing (stopped early or truncated)")
+    if rows.keys() - set(range(max_epochs)):
+        raise ValueError(f"rankings.csv has epochs beyond trainer.max_epochs={max_epochs}: "
+                         f"{sorted(rows.keys() - set(range(max_epochs)))}")
+    for epoch, ranked in sorted(rows.items()):
+        children = {c for _, c, _ in ranked}
+        if len(ranked) != n or len(children) != n:
+            raise ValueError(f"rankings.csv epoch {epoch} has {len(ranked)} rows for {len(children)} children, "
+                             f"expected {n} children once each (truncated or duplicated?)")
+        if sorted(r for r, _, _ in ranked) != list(range(1, n + 1)):
+            raise ValueError(f"rankings.csv epoch {epoch} does not hold ranks 1..{n} once each (a cut line?)")
+    if len({frozenset(c for _, c, _ in ranked) for ranked in rows.values()}) > 1:
+        raise ValueError("rankings.csv ranks different children in different epochs")
+
+
+def load_run(folder: Path) -> Run:
+    """One run, fully checked; raises ValueError naming what is wrong."""
+    _check_status(folder)
+    config, seed, max_epochs = _read_config(folder)
+    overrides_file = folder / ".hydra" / "overrides.yaml"
+    overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.exists() else []
+    rankings, snapshot_file = folder / "rankings.csv", folder / "snapshot.json"
+    if not rankings.exists() or not snapshot_file.exists():
+        raise ValueError("no rankings.csv / snapshot.json (the run failed before its first snapshot?)")
+    snapshot = _read_snapshot(folder)
+    rows, truth = _read_rows(rankings)
+    _check_epochs(rows, snapshot["num_children"], max_epochs)
+    # Listed by the rank column, so that the metrics judge the run's own pick when accuracies tie (see metrics.py).
+    epochs = {e: {c: acc for _, c, acc in sorted(ranked)} for e, ranked in sorted(rows.items())}
+    steps, since = dense.read(folder / dense.FILE, snapshot["num_children"]) if (folder / dense.FILE).exists() \
+        else ({}, {})
+    return Run(folder, seed, variant_overrides(overrides), _study(folder, config),
+               {**{k: snapshot[k] for k in SNAPSHOT_KEYS},
+                "space_size": snapshot.get("space_size", snapshot["num_children"])}, epochs, truth or None,
+               steps=steps, since=since, sharing=_sharing(config), environment=_environment(folder))
+
+
+#: What makes two runs' numbers bit-comparable; runs differing in these agree only statistically.
+BUILD = ("torch", "threads", "cpu", "gpus")
+
+
+def _environment(folder: Path) -> dict[str, Any]:
+    """The run's environment.json (absent in runs made before it existed, or unreadable: {} either way)."""
+    try:
+        data = json.loads((folder / "environment.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: data.get(k) for k in BUILD} if isinstance(data, dict) else {}
+
+
+def _sharing(config: dict[str, Any]) -> str:
+    """The run's sharing policy and its settings, as the report states them (the budget decides what m groups mean)."""
+    node = config.get("sharing")
+    if not isinstance(node, dict):
+        return ""
+    settings = {k: v for k, v in node.items() if k != "_target_"}
+    policy = str(node.get("_target_", "")).rsplit(".", 1)[-1]
+    if policy == "PartialSharing" and "budget" not in settings:
+        settings["budget"] = "fixed"  # runs made before sharing.budget existed trained one child per step
+    return f"{policy}({', '.join(f'{k}={v}' for k, v in settings.items())})"
+
+
+def _study(folder: Path, config: dict[str, Any]) -> str:
+    """The run's study name as its W&B group was resolved: the saved config keeps `${hydra:...}` unresolved, so it is
+    resolved here against the run's own `.hydra/hydra.yaml` ('' where that cannot be done)."""
+    study, hydra_file = str(config.get("study", "")), folder / ".hydra" / "hydra.yaml"
+    if "${" not in study:
+        return study
+    if not hydra_file.exists():
+        return ""
+    try:
+        node = OmegaConf.create({"study": study.replace("${hydra:", "${hydra."),
+                                 "hydra": yaml.safe_load(hydra_file.read_text())["hydra"]})
+        return str(node.study)
+    except Exception:  # an old or hand-made run folder: group its report under 'report'
+        return ""
+
+
+def assign_variants(runs: list[Run]) -> dict[str, str]:
+    """Label each run by the overrides that differ between runs (the swept keys) or, when every run shares them, by
+    the config-group options chosen for all (`sharing=partial`; 'default' without any; finer settings are listed
+    under "Common settings"); return the shared ones."""
+    keys = sorted({k for r in runs for k in r.overrides})
+    swept = [k for k in keys if len({r.overrides.get(k) for r in runs}) > 1]
+    common = {k: runs[0].overrides[k] for k in keys if k not in swept and k in runs[0].overrides}
+    chosen = " ".join(f"{k}={v}" for k, v in common.items() if "." not in k) or "default"
+    for r in runs:
+        r.variant = " ".join(f"{k}={r.overrides.get(k, '(default)')}" for k in swept) if swept else chosen
+    return common
+
+
+def _drop_duplicates(inputs: Inputs) -> None:
+    """One run per seed and variant: a copied run folder would otherwise count as another instance."""
+    kept: dict[tuple[int, tuple[tuple[str, str], ...]], Run] = {}
+    for r in inputs.runs:
+        key = (r.seed, tuple(sorted(r.overrides.items())))
+        if key in kept:
+            inputs.skip(r.path, f"duplicate of {kept[key].path} (the same seed {r.seed} and overrides)")
+        else:
+            kept[key] = r
+    inputs.runs = list(kept.values())
+
+
+def _refuse_mixed(runs: list[Run], label: Callable[[Run], str], what: str) -> None:
+    """Raise ReportError naming the folders under each label when the runs have more than one."""
+    groups: dict[str, list[str]] = {}
+    for r in runs:
+        groups.setdefault(label(r), []).append(str(r.path))
+    if len(groups) > 1:
+        named = "; ".join(f"{k}: {', '.join(folders)}" for k, folders in groups.items())
+        raise ReportError(f"the runs {what}; report each separately: {named}")
+
+
+def _sample_label(run: Run) -> str:
+    """A short name for the children a run ranks: runs ranking different samples cannot be compared child by child."""
+    return f"children sample {hashlib.sha1(' '.join(sorted(run.final)).encode()).hexdigest()[:8]}"
+
+
+def load_inputs(paths: Sequence[str | Path]) -> Inputs:
+    """The verified runs under `paths`, and every folder not counted with why."""
+    inputs = Inputs()
+    folders, nothing = find_run_folders(paths)
+    for path, why in nothing:
+        inputs.skip(path, why)
+    for folder in folders:
+        try:
+            inputs.runs.append(load_run(folder))
+        except DAMAGE as e:
+            inputs.skip(folder, str(e))
+    _drop_duplicates(inputs)
+    _refuse_mixed(inputs.runs, lambda r: json.dumps(r.space), "come from different search spaces")
+    _refuse_mixed(inputs.runs, _sample_label,
+                  "rank different children (a different search_space.eval_children or eval_seed)")
+    if inputs.runs:
+        inputs.common = assign_variants(inputs.runs)
+    return inputs
+
+
+def nothing_to_report(paths: Sequence[str | Path], inputs: Inputs) -> str:
+    """One line: what was looked at and why nothing there counts."""
+    why = "; ".join(f"{p}: {reason}" for p, reason in inputs.skipped)
+    return f"no run to report in {', '.join(map(str, paths))} ({why})"

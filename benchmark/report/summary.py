@@ -1,0 +1,187 @@
+"""The report's numbers: each variant's figures with their intervals, paired tests against a baseline, per-epoch
+curves and the reference rows (ground truth's own seeds, random rankings, training-free proxies). The same rows feed
+report.md, the CSV files, the plots and W&B, so they are computed once, here."""
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import yaml
+from hydra.utils import instantiate
+
+from benchmark import dense, metrics, statistics
+from benchmark.ground_truth import read_table
+from benchmark.report.runs import Inputs, Run
+from benchmark.spaces import SearchSpace
+
+log = logging.getLogger(__package__)  # the report's one logger, as the Hydra log names it
+
+
+def _mean(values: Sequence[float]) -> float:
+    return float(np.mean(values)) if len(values) else float("nan")
+
+
+#: Figures measured once per seed: their interval resamples seeds and two variants are compared seed by seed.
+PER_SEED = ("gt_tau", "t1r", "t3r", "regret", "gt_tau_mean_k", "epoch_tau", "top1_changes")
+#: Figures measured on pairs of seeds: their interval resamples seeds; no paired test.
+PAIRWISE = ("s_tau", "top5_overlap")
+
+
+def variant_summary(runs: list[Run], last_k: int, dense_k: int = 64) -> dict[str, Any]:
+    """The variant's figures (means over seeds), each with a 95% bootstrap interval (`<figure>_low/_high`) over seeds
+    or, for a single run, over children; `per_seed` keeps each seed's value for the paired tests."""
+    row: dict[str, Any] = {"runs": len(runs), "seeds": " ".join(str(r.seed) for r in sorted(runs, key=lambda r: r.seed)),
+                           "epochs": min(max(r.epochs) for r in runs) + 1}
+    per_seed: dict[str, dict[int, float]] = {key: {} for key in PER_SEED}
+    finals = [r.final for r in runs]
+    if len(runs) >= 2:
+        st = metrics.s_tau(finals)
+        overlap = lambda a, b: metrics.top_k_overlap(a, b, 5)  # noqa: E731
+        row.update({"s_tau": st["mean"], "s_tau_min": st["min"], "s_tau_max": st["max"],
+                    "top5_overlap": _mean([overlap(a, b) for i, a in enumerate(finals) for b in finals[i + 1:]])})
+        _interval(row, "s_tau", statistics.pairwise_interval(finals, metrics.kendall_tau))
+        _interval(row, "top5_overlap", statistics.pairwise_interval(finals, overlap))
+    for r in runs:
+        tail = sorted(r.epochs)[-(last_k + 1):]
+        pairs = list(zip(tail, tail[1:]))
+        if pairs:
+            per_seed["epoch_tau"][r.seed] = _mean([metrics.kendall_tau(r.epochs[a], r.epochs[b]) for a, b in pairs])
+            per_seed["top1_changes"][r.seed] = _mean([metrics.ranking(r.epochs[a])[0] != metrics.ranking(r.epochs[b])[0]
+                                                      for a, b in pairs])
+    judged = [r for r in runs if r.truth]
+    for r in judged:
+        per_seed["gt_tau"][r.seed] = metrics.kendall_tau(r.final, r.truth)
+        per_seed["t1r"][r.seed] = metrics.top_n_rank(r.final, r.truth, 1)
+        per_seed["t3r"][r.seed] = metrics.top_n_rank(r.final, r.truth, 3)
+        per_seed["regret"][r.seed] = metrics.regret(r.final, r.truth)
+    if judged:
+        row["gt_tau_std"] = float(np.std(list(per_seed["gt_tau"].values())))
+        if all(r.steps for r in judged):  # Deeper Insights' definition: the last k mini-batches
+            lastk = {r.seed: dense.gt_tau_last_k(r.steps, r.truth, dense_k) for r in judged}
+            unit = "steps"
+        else:
+            lastk = {r.seed: metrics.last_k_stats([metrics.kendall_tau(r.epochs[e], r.truth) for e in sorted(r.epochs)],
+                                                  last_k) for r in judged}
+            unit = "epochs"
+        per_seed["gt_tau_mean_k"] = {seed: s["mean"] for seed, s in lastk.items()}
+        row.update({"gt_tau_std_k": _mean([s["std"] for s in lastk.values()]),
+                    "k": f"{min(s['k'] for s in lastk.values())} {unit}"})
+    for key, values in per_seed.items():
+        if values:
+            row[key] = _mean(list(values.values()))
+            _interval(row, key, statistics.mean_interval(list(values.values())))
+    if len(judged) == 1:  # one seed: how much its GT-Tau owes to which children the space holds
+        _interval(row, "gt_tau", statistics.children_interval(judged[0].final, judged[0].truth, metrics.kendall_tau))
+    row["ci_over"] = "seeds" if len(runs) >= statistics.MIN_VALUES else "children" if len(judged) == 1 else ""
+    row["per_seed"] = {key: values for key, values in per_seed.items() if values}
+    return row
+
+
+def _interval(row: dict[str, Any], key: str, interval: tuple[float, float] | None) -> None:
+    if interval is not None:
+        row[f"{key}_low"], row[f"{key}_high"] = interval
+
+
+def compare(rows: list[dict[str, Any]], baseline: str) -> list[dict[str, Any]]:
+    """Each variant against `baseline` on the seeds both ran: mean difference and the exact sign-flip p-value of
+    every per-seed figure, and a verdict on the main one (GT-Tau with a ground truth, else epoch tau)."""
+    base = next(r for r in rows if r["variant"] == baseline)
+    main = "gt_tau" if "gt_tau" in base.get("per_seed", {}) else "epoch_tau"
+    out = []
+    for row in rows:
+        if row is base:
+            continue
+        result: dict[str, Any] = {"variant": row["variant"], "baseline": baseline, "main": main}
+        for key in PER_SEED:
+            test = statistics.paired_test(row.get("per_seed", {}).get(key, {}), base.get("per_seed", {}).get(key, {}))
+            if test is not None:
+                result.update({f"{key}_diff": test["diff"], f"{key}_p": test["p"], "pairs": test["pairs"],
+                               "p_floor": test["p_floor"]})
+        if f"{main}_p" not in result:
+            result["verdict"] = "not compared: fewer than two seeds in common"
+        elif result[f"{main}_p"] < 0.05:
+            result["verdict"] = "differs"
+        else:
+            floor = f"; {result['pairs']} paired seeds cannot give p below {result['p_floor']:.3f}" \
+                if result["p_floor"] >= 0.05 else ""
+            result["verdict"] = f"not distinguishable (p = {result[f'{main}_p']:.2f}{floor})"
+        out.append(result)
+    return out
+
+
+def random_floor(truth: dict[str, float] | None, children: list[str], instances: int, seed: int = 0,
+                 trials: int = 200) -> dict[str, Any]:
+    """What random rankings score, by simulation (seeded): the floor of every column."""
+    rng = np.random.default_rng(seed)
+    draw = lambda: dict(zip(children, rng.permutation(len(children)).astype(float)))  # noqa: E731
+    row: dict[str, Any] = {"s_tau": _mean([metrics.s_tau([draw() for _ in range(max(2, instances))])["mean"]
+                                           for _ in range(trials)])}
+    if truth:
+        samples = [draw() for _ in range(trials)]
+        row.update({"gt_tau": _mean([metrics.kendall_tau(s, truth) for s in samples]),
+                    "t1r": _mean([metrics.top_n_rank(s, truth, 1) for s in samples]),
+                    "t3r": _mean([metrics.top_n_rank(s, truth, 3) for s in samples]),
+                    "regret": _mean([metrics.regret(s, truth) for s in samples])})
+    return row
+
+
+def per_epoch(runs: list[Run]) -> list[dict[str, Any]]:
+    """S-Tau and GT-Tau (mean and std over instances) at every epoch all instances reached."""
+    rows = []
+    for epoch in sorted(set.intersection(*(set(r.epochs) for r in runs))):
+        row: dict[str, Any] = {"epoch": epoch}
+        if len(runs) >= 2:
+            row["s_tau"] = metrics.s_tau([r.epochs[epoch] for r in runs])["mean"]
+        gt = [metrics.kendall_tau(r.epochs[epoch], r.truth) for r in runs if r.truth]
+        if gt:
+            row.update({"gt_tau": _mean(gt), "gt_tau_std": float(np.std(gt))})
+        rows.append(row)
+    return rows
+
+
+COLUMNS = ("variant", "runs", "seeds", "epochs", "s_tau", "s_tau_min", "s_tau_max", "gt_tau", "gt_tau_std", "t1r",
+           "t3r", "regret", "epoch_tau", "top1_changes", "top5_overlap", "gt_tau_mean_k", "gt_tau_std_k", "k",
+           "ci_over", *(f"{key}_{end}" for key in PAIRWISE + PER_SEED for end in ("low", "high")))
+#: comparisons.csv: each variant against the baseline, seed by seed.
+COMPARISON_COLUMNS = ("variant", "baseline", "pairs", "p_floor", "main", "verdict",
+                      *(f"{key}_{end}" for key in PER_SEED for end in ("diff", "p")))
+
+
+def _references(inputs: Inputs, instances: int) -> list[dict[str, Any]]:
+    truth = next((r.truth for r in inputs.runs if r.truth), None)
+    refs = []
+    table = next((r.path / "ground_truth.csv" for r in inputs.runs if (r.path / "ground_truth.csv").exists()), None)
+    if table is not None:
+        config = yaml.safe_load((table.parent / ".hydra" / "config.yaml").read_text())
+        space: SearchSpace = instantiate(config["search_space"])
+        try:
+            gt = read_table(table, space, metric=config.get("ground_truth", {}).get("metric", "test_acc"))
+        except ValueError as e:  # named and skipped: the runs' own rows still stand
+            log.warning("report: ground-truth reference rows skipped, %s is unreadable (%s)", table, e)
+            gt = None
+        s = gt.stability(children=inputs.runs[0].final) if gt is not None else {}
+        if "s_tau" in s:
+            refs.append({"variant": f"ground truth ({int(s['seeds'])} seeds, leave-one-out)", "runs": int(s["seeds"]),
+                         "s_tau": s["s_tau"], "s_tau_min": s["s_tau_min"], "s_tau_max": s["s_tau_max"],
+                         "gt_tau": s["gt_tau"], "gt_tau_std": s["gt_tau_std"], "t1r": s["t1r"], "t3r": s["t3r"]})
+    refs.append({"variant": "random ranking", **random_floor(truth, sorted(inputs.runs[0].final), instances)})
+    return refs
+
+
+def proxy_rows(path: str | Path, truth: dict[str, float] | None) -> list[dict[str, Any]]:
+    """Training-free baselines from a `proxies.csv` (task=proxies), judged against the runs' ground truth."""
+    by_proxy: dict[str, dict[str, float]] = {}
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            by_proxy.setdefault(r["proxy"], {})[r["child"]] = float(r["score"])
+    rows = []
+    for name, scores in by_proxy.items():
+        row: dict[str, Any] = {"variant": f"proxy: {name} (no training)"}
+        if truth:
+            row.update({k: v for k, v in metrics.ranking_quality(scores, truth).items()
+                        if k in ("gt_tau", "t1r", "t3r", "regret")})
+        rows.append(row)
+    return rows
