@@ -6,6 +6,7 @@ import re
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,13 +21,28 @@ from tests.conftest import ROOT
 from tests.test_report import make_run, scores
 
 
-def wandb_records(run_dir: Path) -> list:
-    """The records of an offline run's `.wandb` file (a LevelDB-style log of protobuf records, 32 KiB blocks)."""
+def wandb_records(run_dir: Path, timeout: float = 60.0) -> list:
+    """The records of an offline run's `.wandb` file, once W&B's service process has written the run's exit record
+    (it may still be flushing when `wandb.finish()` returns, most of all on a busy machine)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        records = _read_records(run_dir)
+        if any(r.WhichOneof("record_type") == "exit" for r in records) or time.monotonic() > deadline:
+            return records
+        time.sleep(0.2)
+
+
+def _read_records(run_dir: Path) -> list:
+    """The records of a `.wandb` file as it is now (a LevelDB-style log of protobuf records, 32 KiB blocks)."""
     from wandb.proto import wandb_internal_pb2 as pb
 
-    [path] = run_dir.glob("*.wandb")
+    paths = list(run_dir.glob("*.wandb"))
+    if not paths:
+        return []
+    [path] = paths
     data, records, pos, partial = path.read_bytes(), [], 7, b""  # 7: ':W&B', magic, version
-    assert data[:4] == b":W&B"
+    if data[:4] != b":W&B":
+        return []
     while pos + 7 <= len(data):
         left = 32768 - pos % 32768
         if left < 7:  # a block's tail too short for a header is padding
