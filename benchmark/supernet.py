@@ -59,7 +59,9 @@ class Supernet(nn.Module):
             if not copies:
                 continue
             bank = nn.ModuleList(space.build_unit(unit, shape) for _ in copies)
-            if tensors:
+            if tensors:  # one supernet whose per-child tensors all start from its one initial value (the authors')
+                for module in bank[1:]:
+                    module.load_state_dict(bank[0].state_dict())
                 self._tie(bank, list(copies), tensors[unit])
             self._install(unit, bank)
             for copy, module in enumerate(bank):

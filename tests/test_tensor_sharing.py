@@ -301,3 +301,19 @@ def test_presets_compose_on_the_authors_space(make_cfg):
                        "search_space.stem_channels=4", "search_space.cells=1")
         net = Supernet(instantiate(cfg.search_space), instantiate(cfg.sharing), SHAPE)
         assert net.num_children == 64
+
+
+def test_per_child_copies_start_from_one_initial_value():
+    """As the authors' code saves every child's unshared tensors from the one initial network."""
+    from benchmark.data import DigitsDataModule
+    from benchmark.sharing import KeywordSharing
+    from benchmark.spaces import ChainSpace
+    from benchmark.supernet import Supernet
+
+    dm = DigitsDataModule()
+    net = Supernet(ChainSpace(layers=2, ops=["conv3", "maxpool3"]),
+                   KeywordSharing(["Conv*:*"], mode="unshare", match="tensor"), dm.shape)  # convs per child
+    state = net.state_dict(keep_vars=True)
+    convs = [k for k in state if k.startswith("layers.1.conv3.") and k.endswith(".0.weight")]
+    assert len({id(state[k]) for k in convs}) == len(convs) >= 2  # one tensor per child
+    assert all(torch.equal(state[convs[0]], state[k]) for k in convs)  # all from the same initial value
