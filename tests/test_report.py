@@ -343,3 +343,13 @@ def test_runs_of_one_variant_on_different_builds_are_flagged(tmp_path):
     write_json(tmp_path / "2" / "environment.json", {"torch": "2.13.0+cpu", "threads": 1, "cpu": "x", "gpus": []})
     build_report([tmp_path], tmp_path / "report", use_wandb=False)
     assert "differ in" not in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_a_run_without_the_swept_override_is_labelled_with_the_option_it_ran(tmp_path):
+    for seed in range(2):
+        make_run(tmp_path / f"rr{seed}", seed, [scores(seed)], overrides=["sampler=round_robin"])
+        plain = make_run(tmp_path / f"u{seed}", seed, [scores(seed + 5)])
+        (plain / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump({"hydra": {"runtime": {"choices": {
+            "sampler": "uniform", "sharing": "full"}}}}))
+    variants = {r["variant"] for r in build_report([tmp_path], tmp_path / "report", use_wandb=False)}
+    assert variants == {"sampler=round_robin", "sampler=uniform"}

@@ -71,7 +71,7 @@ def comparison_section(comparisons: list[dict[str, Any]]) -> str:
         return ""
     baseline, main = comparisons[0]["baseline"], comparisons[0]["main"]
     name = {"gt_tau": "GT-Tau", "epoch_tau": "epoch tau"}[main]
-    lines = [f"## Paired tests against `{baseline}`", "",
+    lines = ["", f"## Paired tests against `{baseline}`", "",
              f"Differences of per-seed figures (variant minus baseline) on the seeds both ran, with the exact two-sided "
              f"sign-flip permutation p-value; the verdict is on {name}. With n paired seeds no p-value is below "
              f"2/2^n (0.125 for 4, 0.0625 for 5): a study that wants p < 0.05 needs 6 or more.", "",

@@ -45,6 +45,7 @@ class Run:
     since: dict[int, dict[str, int]] = field(default_factory=dict)  # step -> child -> steps since it was trained
     sharing: str = ""  # the sharing policy as configured, e.g. PartialSharing(groups=4, ..., budget=per_group)
     environment: dict[str, Any] = field(default_factory=dict)  # environment.json: build, threads, hardware
+    choices: dict[str, str] = field(default_factory=dict)  # config group -> option the run used (Hydra's choices)
 
     @property
     def final(self) -> dict[str, float]:
@@ -194,7 +195,8 @@ def load_run(folder: Path) -> Run:
     return Run(folder, seed, variant_overrides(overrides), _study(folder, config),
                {**{k: snapshot[k] for k in SNAPSHOT_KEYS},
                 "space_size": snapshot.get("space_size", snapshot["num_children"])}, epochs, truth or None,
-               steps=steps, since=since, sharing=_sharing(config), environment=_environment(folder))
+               steps=steps, since=since, sharing=_sharing(config), environment=_environment(folder),
+               choices=_choices(folder))
 
 
 #: What makes two runs' numbers bit-comparable; runs differing in these agree only statistically.
@@ -238,6 +240,16 @@ def _study(folder: Path, config: dict[str, Any]) -> str:
         return ""
 
 
+def _choices(folder: Path) -> dict[str, str]:
+    """The option of every config group the run used (`.hydra/hydra.yaml`, hydra.runtime.choices; {} if absent), so
+    that a run without a `sampler=` override is labelled with the sampler it ran, not '(default)'."""
+    try:
+        choices = yaml.safe_load((folder / ".hydra" / "hydra.yaml").read_text())["hydra"]["runtime"]["choices"]
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        return {}
+    return {str(k): str(v) for k, v in choices.items()} if isinstance(choices, dict) else {}
+
+
 def assign_variants(runs: list[Run]) -> dict[str, str]:
     """Label each run by the overrides that differ between runs (the swept keys) or, when every run shares them, by
     the config-group options chosen for all (`sharing=partial`; 'default' without any; finer settings are listed
@@ -247,7 +259,8 @@ def assign_variants(runs: list[Run]) -> dict[str, str]:
     common = {k: runs[0].overrides[k] for k in keys if k not in swept and k in runs[0].overrides}
     chosen = " ".join(f"{k}={v}" for k, v in common.items() if "." not in k) or "default"
     for r in runs:
-        r.variant = " ".join(f"{k}={r.overrides.get(k, '(default)')}" for k in swept) if swept else chosen
+        r.variant = " ".join(f"{k}={r.overrides.get(k, r.choices.get(k, '(default)'))}" for k in swept) if swept \
+            else chosen
     return common
 
 
