@@ -235,7 +235,7 @@ def test_proxies_appear_as_baseline_rows(tmp_path):
     for s in range(2):
         make_run(tmp_path / f"{s}", s, [scores(s)], truth=truth)
     table = tmp_path / "proxies.csv"
-    table.write_text("child,proxy,score,seconds\n" + "".join(f"{c},params,{i},0\n{c},nwot,{-i},0\n"
+    table.write_text("child,proxy,score,seconds\n" + "".join(f"{c},params,{i},0\n{c},nwot,{-i},0\n{c},flops,7,0\n"
                                                                for i, c in enumerate(CHILDREN)))
     build_report([tmp_path / "0", tmp_path / "1"], tmp_path / "report", use_wandb=False, proxies=table)
     with open(tmp_path / "report" / "summary.csv") as f:
@@ -243,6 +243,8 @@ def test_proxies_appear_as_baseline_rows(tmp_path):
     assert float(rows["proxy: params (no training)"]["gt_tau"]) == pytest.approx(1.0)
     assert float(rows["proxy: nwot (no training)"]["gt_tau"]) == pytest.approx(-1.0)
     assert "proxy: params" in (tmp_path / "report" / "report.md").read_text()
+    constant = rows["proxy: flops (no training; every child scores the same: no ranking)"]
+    assert constant["gt_tau"] == constant["t1r"] == ""  # no pick to judge, not the first child in table order
 
 
 def test_interference_summaries_are_aggregated_per_variant(tmp_path):

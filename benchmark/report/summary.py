@@ -180,7 +180,9 @@ def proxy_rows(path: str | Path, truth: dict[str, float] | None) -> list[dict[st
     rows = []
     for name, scores in by_proxy.items():
         row: dict[str, Any] = {"variant": f"proxy: {name} (no training)"}
-        if truth:
+        if len(set(scores.values())) == 1:  # every child scores the same (params on an equal-size space): no ranking
+            row["variant"] = f"proxy: {name} (no training; every child scores the same: no ranking)"
+        elif truth:
             row.update({k: v for k, v in metrics.ranking_quality(scores, truth).items()
                         if k in ("gt_tau", "t1r", "t3r", "regret")})
         rows.append(row)
