@@ -301,6 +301,7 @@ def test_a_shipped_table_is_found_when_the_cache_has_none(make_cfg, monkeypatch,
     from benchmark import ground_truth
 
     cfg = make_cfg(*SMALL)
+    cfg.paths.cache_dir = str(tmp_path / "cache")  # the session's cache may hold this table already
     monkeypatch.setattr(ground_truth, "SHIPPED", tmp_path / "tables")
     assert find(cfg, SMALL_SPACE) is None
     rows = [{"child": SMALL_SPACE.name(c), "seed": 0, "val_acc": c / 10, "test_acc": c / 10, "params": 1, "epochs": 1}
@@ -313,4 +314,6 @@ def test_a_shipped_table_is_found_when_the_cache_has_none(make_cfg, monkeypatch,
     cached = [{**r, "test_acc": 1 - r["test_acc"]} for r in rows]
     ground_truth.GroundTruth(cached, "test_acc", ground_truth.provenance(cfg)).save(cache_folder(cfg) / "ground_truth.csv")
     assert find(cfg, SMALL_SPACE).source == str(cache_folder(cfg) / "ground_truth.csv")
-    assert find(make_cfg(*SMALL, "ground_truth.epochs=2"), SMALL_SPACE) is None  # another recipe: no table
+    other = make_cfg(*SMALL, "ground_truth.epochs=2")
+    other.paths.cache_dir = cfg.paths.cache_dir
+    assert find(other, SMALL_SPACE) is None  # another recipe: no table
