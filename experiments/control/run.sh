@@ -10,3 +10,7 @@ python run.py task=ground_truth search_space=chain_control gt_seeds=10 logger=no
 python run.py task=proxies search_space=chain_control logger=none hydra.run.dir=$out/proxies
 python run.py -m seed=0,1,2,3,4,5 search_space=chain_control logger=csv hydra.sweep.dir=$out/variance
 python -m benchmark.report $out/variance --out experiments/control/report --proxies $out/proxies/proxies.csv --no-wandb
+# Partial sharing on the control, per-group budget (each group its own supernet for the full schedule), m = 2 and 4.
+python run.py -m seed=0,1,2,3,4,5 search_space=chain_control sharing=partial sharing.groups=2,4 \
+  sharing.partition=random,similarity logger=csv hydra.sweep.dir=$out/sharing
+python -m benchmark.report $out/variance $out/sharing --out experiments/control/report_sharing --no-wandb
