@@ -38,16 +38,31 @@ COMPARISONS = [
 ]
 
 
+#: (report folder, our variant, the paper's mean GT-Tau, its std, its instances): our rows against a paper's table.
+AGAINST_PAPER = [
+    ("variance/report", "sampler=round_robin", 0.46, 0.15, 10),  # Deeper Insights, Table 1, "different seeds"
+]
+
+
 def rows(report: str) -> dict[str, dict[str, str]]:
     with open(HERE / report / "summary.csv", newline="") as f:
         return {r["variant"]: r for r in csv.DictReader(f)}
 
 
+def _stats(row: dict[str, str]) -> tuple[float, float, int]:
+    """Mean GT-Tau, its sample std (the summary keeps the population std) and the number of seeds."""
+    n = int(row["runs"])
+    return float(row["gt_tau"]), float(row["gt_tau_std"]) * math.sqrt(n / (n - 1)), n
+
+
 def welch(a: dict[str, str], b: dict[str, str]) -> float:
-    """Two-sided Welch p-value of mean GT-Tau a vs b from the summary's mean, population std and run count."""
-    (ma, sa, na), (mb, sb, nb) = ((float(r["gt_tau"]), float(r["gt_tau_std"]), int(r["runs"])) for r in (a, b))
-    sample = lambda s, n: s * math.sqrt(n / (n - 1))  # noqa: E731
-    return float(stats.ttest_ind_from_stats(ma, sample(sa, na), na, mb, sample(sb, nb), nb, equal_var=False).pvalue)
+    """Two-sided Welch p-value of mean GT-Tau a vs b from two summary rows."""
+    return float(stats.ttest_ind_from_stats(*_stats(a), *_stats(b), equal_var=False).pvalue)
+
+
+def against_paper(row: dict[str, str], mean: float, std: float, n: int) -> float:
+    """Two-sided Welch p-value of our mean GT-Tau against a paper's mean, std and number of instances."""
+    return float(stats.ttest_ind_from_stats(*_stats(row), mean, std, n, equal_var=False).pvalue)
 
 
 def main() -> None:
@@ -62,6 +77,13 @@ def main() -> None:
         print(f"| {report} | `{a}` | `{b}` | {float(ra['gt_tau']):.2f} ± {float(ra['gt_tau_std']):.2f} | "
               f"{float(rb['gt_tau']):.2f} ± {float(rb['gt_tau_std']):.2f} | {ra['runs']} / {rb['runs']} | "
               f"{welch(ra, rb):.2f} |")
+    print()
+    print("| report | ours | GT-Tau ours | GT-Tau paper | seeds / instances | Welch p |")
+    print("|---|---|---|---|---|---|")
+    for report, variant, mean, std, n in AGAINST_PAPER:
+        r = rows(report)[variant]
+        print(f"| {report} | `{variant}` | {float(r['gt_tau']):.2f} ± {float(r['gt_tau_std']):.2f} | {mean:.2f} ± "
+              f"{std:.2f} | {r['runs']} / {n} | {against_paper(r, mean, std, n):.2f} |")
 
 
 if __name__ == "__main__":
