@@ -84,3 +84,16 @@ def test_divergence_in_a_spawned_ddp_process_exits_3(tmp_path, cache_dir):
                    timeout=300)
     assert proc.returncode == 3 and "error: diverged: training loss is nan" in proc.stderr
     assert json.loads((out / "status.json").read_text())["status"] == "diverged"
+
+
+def test_per_group_budget_under_ddp_trains_one_child_of_every_group_on_both_ranks(tmp_path, cache_dir):
+    """Under DDP the groups' losses go back in one backward pass (DDP reduces once per forward): every step still
+    trains one child of each group, the same on both ranks, and nothing outside them moves."""
+    out = tmp_path / "run"
+    run_cli(*DDP, "sharing=partial", f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}",
+            "+callbacks.steps._target_=tests.helpers.RecordSteps", f"+callbacks.steps.output_dir={out}")
+    ranks = [json.loads((out / f"steps_rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0]["children"] == ranks[1]["children"] and len(ranks[0]["children"]) == 2 * 4
+    assert all(sorted(c // 16 for c in step) == [0, 1, 2, 3] for step in ranks[0]["children"])  # similarity blocks
+    assert ranks[0]["stray"] == []
+    assert json.loads((out / "status.json").read_text())["status"] == "completed"
