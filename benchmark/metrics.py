@@ -9,11 +9,20 @@ Ties. In a table being judged (a supernet's snapshot), ties keep the order the t
 list them by their `rank` column (accuracy, then validation loss, then child index), so the pick the metrics judge is
 the child ranked 1 in rankings.csv. In the ground truth, tied children share the best rank (competition ranking,
 1 + the number of children strictly better), so picking any of several equally good children scores the same.
+
+Supernet help (`supernet_help`): what a ranking is good for in a search, after Zhang, Zhang & Yang 2020, "How Does
+Supernet Help in Neural Architecture Search?" (arXiv 2010.08219), whose findings they test: (ii) the supernet finds
+relatively good (top-10 %) children but struggles with the top 1 %; (iv) it is more confident pruning the worst than
+selecting the best. They judge the children both tables hold, n of them. A top (or bottom) p % holds `top_count(n, p)`
+children: p % of n rounded down, at least one. The supernet's top p % is the first of those in its ranking, its bottom
+p % the last; the true top p % is every child whose true rank is within it (ties at the edge all count, as above), the
+true bottom p % every child that at least n - top_count(n, p) children beat (in it however ties are broken).
 """
 from __future__ import annotations
 
 import itertools
-from typing import Hashable, Mapping, Sequence
+import math
+from typing import Hashable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 from scipy import stats
@@ -92,8 +101,77 @@ def last_k_stats(values: Sequence[float], k: int) -> dict[str, float]:
     return {"mean": float(tail.mean()), "std": float(tail.std()), "k": len(tail)}
 
 
+#: The top fractions (finding ii: found the top 10 %, not the top 1 %) and the pruned fractions (finding iv), in %.
+TOP_PERCENTS = (1, 5, 10)
+PRUNE_PERCENTS = (10, 25, 50)
+#: supernet_help's keys, in its order.
+HELP_KEYS = (*(f"top{p}pct_{what}" for what in ("hit", "found") for p in TOP_PERCENTS),
+             *(f"top{p}pct_in_top{TOP_PERCENTS[-1]}pct" for p in TOP_PERCENTS[:-1]), "pick_percentile",
+             *(f"prune{p}pct_bottom_half" for p in PRUNE_PERCENTS),
+             *(f"prune{p}pct_bottom" for p in PRUNE_PERCENTS if p != 50))
+
+
+def top_count(n: int, percent: float) -> int:
+    """Children in the top (or bottom) `percent` % of n: rounded down, so that a fraction never holds more than its
+    share (and a pick percentile <= p means the pick is in the true top p %), but at least one."""
+    if not 0 < percent <= 100:
+        raise ValueError(f"a percentage of the children must be in (0, 100], got {percent!r}")
+    return max(1, math.floor(n * percent / 100))
+
+
+class Judged(NamedTuple):
+    """A ranking judged against a ground truth, computed once for all of supernet_help's figures."""
+    order: list[Hashable]  # the supernet's ranking of the children both tables hold, best first
+    true_rank: dict[Hashable, int]  # their ground-truth competition ranks among themselves
+
+
+def judge(scores: Scores, truth: Scores) -> Judged:
+    common = scores.keys() & truth.keys()
+    if len(common) < 2:
+        raise ValueError(f"need at least two children in common, got {len(common)}")
+    return Judged([c for c in ranking(scores) if c in common], true_ranks({c: truth[c] for c in common}))
+
+
+def top_found(judged: Judged, percent: float, within: float | None = None) -> float:
+    """Of the true top `percent` %, the share in the supernet's top `within` % (default: the same `percent`), out of
+    as many as fit in both (so a perfect ranking scores 1 whatever the ties); > 0 means the search finds one."""
+    n = len(judged.order)
+    best = {c for c, r in judged.true_rank.items() if r <= top_count(n, percent)}
+    picked = judged.order[:top_count(n, percent if within is None else within)]
+    return len(best.intersection(picked)) / min(len(best), len(picked))
+
+
+def pick_percentile(judged: Judged) -> float:
+    """Where the supernet's pick lies in the ground truth: 100 * its true rank / n (the pick is in the true top x %;
+    100 / n = a true best, 100 = the worst)."""
+    return 100 * judged.true_rank[judged.order[0]] / len(judged.order)
+
+
+def prune_precision(judged: Judged, percent: float, worst: float | None = None) -> float:
+    """Of the supernet's bottom `percent` % (what pruning by it removes), the share truly in the bottom `worst` %
+    (default: the same `percent`; 50 = the bottom half): 1 = it prunes only children that deserve it."""
+    n = len(judged.order)
+    pruned = judged.order[n - top_count(n, percent):]
+    beaten_by = n - top_count(n, percent if worst is None else worst)
+    return sum(judged.true_rank[c] > beaten_by for c in pruned) / len(pruned)
+
+
+def supernet_help(scores: Scores, truth: Scores) -> dict[str, float]:
+    """The supernet-help figures of one ranking (HELP_KEYS): whether its top p % holds a true top-p % child (hit), the
+    share of them it holds (found), the share of the true top 1 % and 5 % in its top 10 %, its pick's true percentile,
+    and the share of its bottom p % truly in the bottom half and in the bottom p % (pruning precision)."""
+    judged = judge(scores, truth)
+    found = {p: top_found(judged, p) for p in TOP_PERCENTS}
+    values = [*(float(f > 0) for f in found.values()), *found.values(),
+              *(top_found(judged, p, TOP_PERCENTS[-1]) for p in TOP_PERCENTS[:-1]), pick_percentile(judged),
+              *(prune_precision(judged, p, 50) for p in PRUNE_PERCENTS),
+              *(prune_precision(judged, p) for p in PRUNE_PERCENTS if p != 50)]
+    return dict(zip(HELP_KEYS, values, strict=True))
+
+
 def ranking_quality(scores: Scores, truth: Scores, top: int = 10) -> dict[str, float]:
     """The per-snapshot metrics logged against a ground truth."""
     return {"gt_tau": kendall_tau(scores, truth), "spearman": spearman_rho(scores, truth),
             "t1r": float(top_n_rank(scores, truth, 1)), "t3r": float(top_n_rank(scores, truth, 3)),
-            f"p_at_{top}": top_k_overlap(scores, truth, top), "regret": regret(scores, truth)}
+            f"p_at_{top}": top_k_overlap(scores, truth, top), "regret": regret(scores, truth),
+            **supernet_help(scores, truth)}
