@@ -1,7 +1,8 @@
 """Training-free proxies: score children at initialisation, without training (and mostly without labels).
 
 Per-child proxies build each child standalone with the same seed (`torch.manual_seed(seed)` before building):
-- `params`: number of parameters; `flops`: multiply-adds x 2 of one example's forward (Conv1d and Linear);
+- `params`: number of parameters; `flops`: multiply-adds of one example's forward, counted as NAS-Bench-201 counts
+  its published FLOPs (convolutions and linear layers, biases included; pooling, BatchNorm and activations free);
 - `synflow` (Tanaka et al., 2020): float64, every weight replaced by |w|, BatchNorm in eval mode, an all-ones input,
   R = sum of the logits; score = sum over parameters of w * dR/dw (data-free);
 - `snip`: sum |w * dL/dw|, `grad_norm`: sum of the L2 norms of dL/dw, L = cross-entropy on one validation batch;
@@ -42,20 +43,25 @@ def params(net: nn.Module, shape: DataShape, batch: Batch | None) -> float:
 
 
 def flops(net: nn.Module, shape: DataShape, batch: Batch | None) -> float:
-    """2 x multiply-adds of one example (NAS-Bench-201's published "FLOPs" are multiply-adds: half of this): convolutions (any dimension), linear layers at every position, and
-    attention (q/k/v and output projections, which it applies without calling Linear modules, and the two L x L
-    products)."""
+    """Multiply-adds of one example's forward, by the rule of NAS-Bench-201's published "FLOPs" (its authors'
+    `get_model_infos`, xautodl/utils/flop_benchmark.py), so that a child's score / 1e6 is the benchmark's figure: every
+    output of a convolution costs (C_in / groups) x kernel size, every output of a linear layer C_in, plus one add for
+    each output of a biased one; pooling, normalisation, activations and the sums of edges cost nothing. Beyond that
+    rule, which never meets them: linear layers count at every position, and attention counts its q/k/v and output
+    projections (applied without calling Linear modules) with their biases, and its two L x L products."""
     macs = 0
 
     def count(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor | tuple) -> None:
         nonlocal macs
         if isinstance(module, nn.modules.conv._ConvNd):
-            macs += output.numel() * module.in_channels // module.groups * math.prod(module.kernel_size)
+            per_output = module.in_channels // module.groups * math.prod(module.kernel_size)
+            macs += output.numel() * (per_output + (module.bias is not None))
         elif isinstance(module, nn.Linear):
-            macs += output.numel() * module.in_features
+            macs += output.numel() * (module.in_features + (module.bias is not None))
         else:  # nn.MultiheadAttention, batch_first
             length, dim = inputs[0].shape[-2], module.embed_dim
-            macs += 4 * length * dim * dim + 2 * length * length * dim
+            biases = 3 * (module.in_proj_bias is not None) + (module.out_proj.bias is not None)
+            macs += 4 * length * dim * dim + 2 * length * length * dim + biases * length * dim
 
     counted = (nn.modules.conv._ConvNd, nn.Linear, nn.MultiheadAttention)
     hooks = [m.register_forward_hook(count) for m in net.modules() if isinstance(m, counted)]
@@ -63,7 +69,7 @@ def flops(net: nn.Module, shape: DataShape, batch: Batch | None) -> float:
         net.eval()(torch.zeros(1, *shape.input_size))
     for h in hooks:
         h.remove()
-    return float(2 * macs)
+    return float(macs)
 
 
 def _linearised(net: nn.Module) -> nn.Module:
