@@ -14,12 +14,19 @@ from benchmark.errors import require
 from benchmark.spaces import SearchSpace
 
 
+SUBSETS = ("uniform or round_robin: some of the children (a group under sharing.budget=per_group, what "
+           "task=prune_search keeps) are not a space this sampler can walk; or sharing.budget=fixed")
+
+
 class Sampler(ABC):
     """Yields, per optimizer step, the children whose summed loss that step trains (usually one).
 
     `children` restricts the sampler to some of the space's children (one group of a partially shared supernet);
     by default it walks all of them.
     """
+
+    #: Whether it can walk some of the space's children only (a group, what a pruning search keeps).
+    walks_subsets = True
 
     def __init__(self, space: SearchSpace, seed: int = 0, children: Sequence[int] | None = None) -> None:
         self.space, self.seed = space, int(seed)
@@ -28,19 +35,23 @@ class Sampler(ABC):
 
     def _refuse_subset(self, name: str) -> None:
         """For samplers that walk the whole space: a group of it is not a space they can walk."""
-        require(len(self.children) == self.space.num_children, "sampler", name,
-                "uniform or round_robin with sharing.budget=per_group (a group of children is not a space this "
-                "sampler can walk), or sharing.budget=fixed")
+        require(len(self.children) == self.space.num_children, "sampler", name, SUBSETS)
 
     @abstractmethod
     def sample(self) -> list[int]: ...
+
+    def restrict(self, keep: Sequence[int]) -> None:
+        """Walk only the children in `keep` from now on (a pruning search drops the worst): the sequence goes on from
+        the generator's current state. Idempotent; the children travel in the checkpoint."""
+        kept = set(keep)
+        self.children = [c for c in self.children if c in kept]
 
     def for_rank(self, rank: int) -> None:
         """Give DDP rank `rank` its own sequence (module.arch_sync=per_rank): as if built with a seed of its own."""
         self.generator.manual_seed(self.seed + 1_000_003 * rank)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"generator": self.generator.get_state()}
+        return {"generator": self.generator.get_state(), "children": list(self.children)}
 
     def __getstate__(self) -> dict[str, Any]:
         # A torch.Generator does not survive torch.multiprocessing's pickling (ddp_spawn): send its state as bytes.
@@ -53,6 +64,7 @@ class Sampler(ABC):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.generator.set_state(state["generator"])
+        self.children = list(state.get("children", self.children))  # checkpoints before pruning: all of them
 
 
 class UniformSampler(Sampler):
@@ -98,6 +110,13 @@ class RoundRobinSampler(Sampler):
         self.position += 1
         return [self.cycle[self.position - 1]]
 
+    def restrict(self, keep: Sequence[int]) -> None:
+        """The current cycle goes on without the dropped children (none is visited twice in it)."""
+        super().restrict(keep)
+        kept = set(self.children)
+        self.position = sum(c in kept for c in self.cycle[: self.position])
+        self.cycle = [c for c in self.cycle if c in kept]
+
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "cycle": list(self.cycle), "position": self.position}
 
@@ -112,6 +131,8 @@ class GradualSampler(Sampler):
     The first child is uniform; then each step picks a decision (uniformly, or with `decision_weights`) and moves it
     to a different choice drawn uniformly. Fewer changed operators between steps means less interference.
     """
+
+    walks_subsets = False
 
     def __init__(self, space: SearchSpace, seed: int = 0, decision_weights: Sequence[float] | None = None,
                  children: Sequence[int] | None = None) -> None:
@@ -143,6 +164,10 @@ class GradualSampler(Sampler):
             self.current[decision] = (self.current[decision] + step) % r
         return [self.space.index(self.current)]
 
+    def restrict(self, keep: Sequence[int]) -> None:
+        super().restrict(keep)
+        self._refuse_subset("gradual")
+
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "current": None if self.current is None else list(self.current)}
 
@@ -159,6 +184,8 @@ class FairSampler(Sampler):
     same number of choices K.
     """
 
+    walks_subsets = False
+
     def __init__(self, space: SearchSpace, seed: int = 0, children: Sequence[int] | None = None) -> None:
         sizes = {len(c) for c in space.choices}
         require(len(sizes) == 1, "sampler", "fair", f"a space whose decisions all have the same number of choices "
@@ -170,6 +197,10 @@ class FairSampler(Sampler):
     def sample(self) -> list[int]:
         perms = [torch.randperm(self.k, generator=self.generator).tolist() for _ in self.space.decisions]
         return [self.space.index([perm[j] for perm in perms]) for j in range(self.k)]
+
+    def restrict(self, keep: Sequence[int]) -> None:
+        super().restrict(keep)
+        self._refuse_subset("fair")
 
 
 class PerGroupSampler(Sampler):
@@ -184,7 +215,12 @@ class PerGroupSampler(Sampler):
         self.samplers = list(samplers)
 
     def sample(self) -> list[int]:
-        return [child for sampler in self.samplers for child in sampler.sample()]
+        """A group whose children were all pruned away trains no more."""
+        return [child for sampler in self.samplers if sampler.children for child in sampler.sample()]
+
+    def restrict(self, keep: Sequence[int]) -> None:
+        for sampler in self.samplers:
+            sampler.restrict(keep)
 
     def for_rank(self, rank: int) -> None:
         for sampler in self.samplers:

@@ -64,10 +64,15 @@ class RankingSnapshot(pl.Callback):
         self.dense_rows: list[tuple[Any, ...]] = []
         self.trained_at: dict[int, int] = {}  # child -> the last global step that trained it
         self.truth: dict[str, float] | None = None
+        self.children: list[int] | None = None  # the children still ranked: None = all (a pruning search drops some)
 
     def set_ground_truth(self, table: GroundTruth | None) -> None:
         """Judge every snapshot against `table` (its mean over seeds): adds gt_acc/gt_rank columns and metrics."""
         self.truth = table.scores() if table is not None else None
+
+    def ranked(self, pl_module: pl.LightningModule) -> list[int]:
+        """The children every snapshot ranks: the space's, less any a pruning search dropped."""
+        return pl_module.space.ranked_children() if self.children is None else list(self.children)
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         space = pl_module.space
@@ -104,14 +109,21 @@ class RankingSnapshot(pl.Callback):
         dm, device = trainer.datamodule, pl_module.device
         data = [(x.to(device), y.to(device)) for x, y in getattr(dm, f"{self.split}_dataloader")()]
         calib = [x.to(device) for x in dm.calibration_inputs(self.calib_batches)] if self.bn == "recalibrate" else []
-        with _RankingBar(trainer, len(pl_module.space.ranked_children()) if progress else 0) as bar:
+        with _RankingBar(trainer, len(self.ranked(pl_module)) if progress else 0) as bar:
             return rank_children(self._evaluate(trainer, pl_module, data, calib, bar))
+
+    def _space_truth(self, space: Any) -> dict[str, float]:
+        """The ground truth of the children the space ranks: a published table may hold the whole space (15,625 NB201
+        cells). Not only of those still ranked: a pruning search's pick is judged against every child (its gt_rank,
+        T1R and regret), while GT-Tau compares the children both tables hold."""
+        if not self.truth:
+            return {}
+        names = {space.name(c) for c in space.ranked_children()}
+        return {k: v for k, v in self.truth.items() if k in names}
 
     def _rows(self, ranked: list[ChildScore], space: Any, epoch: int, step: int,
               extra: Callable[[int], tuple[Any, ...]] = lambda child: ()) -> list[tuple[Any, ...]]:
-        names = {space.name(s.child) for s in ranked}
-        # Judged on the ranked children only: a published table may hold the whole space (15,625 NB201 cells).
-        truth = {k: v for k, v in self.truth.items() if k in names} if self.truth else {}
+        truth = self._space_truth(space)
         gt_ranks = metrics.true_ranks(truth) if truth else {}
         rows = []
         for rank, s in enumerate(ranked, start=1):
@@ -141,8 +153,7 @@ class RankingSnapshot(pl.Callback):
         self.rows = [r for r in self.rows if r[0] != epoch] + self._rows(ranked, space, epoch, step)
         if trainer.is_global_zero:
             write_csv(self.path, HEADER + (GT_HEADER if self.truth else ()), self.rows)
-        names = {space.name(s.child) for s in ranked}
-        truth = {k: v for k, v in self.truth.items() if k in names} if self.truth else {}
+        truth = self._space_truth(space)
         if truth:
             quality = metrics.ranking_quality({space.name(s.child): s.val_acc for s in ranked}, truth,
                                               top=max(1, min(10, len(ranked) // 4)))
@@ -169,7 +180,7 @@ class RankingSnapshot(pl.Callback):
                   bar: "_RankingBar | None" = None) -> list[ChildScore]:
         """Every child, split across DDP ranks (each evaluates children rank, rank + world, ...) and gathered; a
         child's numbers do not depend on which rank or subset evaluates it (tested)."""
-        children = pl_module.space.ranked_children()
+        children = self.ranked(pl_module)
         world = trainer.world_size
         if world > 1:  # every rank ranks with rank 0's BatchNorm statistics (they matter when calib_batches=0)
             for buffer in pl_module.supernet.buffers():
@@ -204,12 +215,14 @@ class RankingSnapshot(pl.Callback):
 
     def state_dict(self) -> dict[str, Any]:
         return {"rows": list(self.rows), "dense_rows": list(self.dense_rows),
-                "trained_at": [[c, s] for c, s in self.trained_at.items()]}
+                "trained_at": [[c, s] for c, s in self.trained_at.items()], "children": self.children}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.rows = [tuple(r) for r in state_dict["rows"]]
         self.dense_rows = [tuple(r) for r in state_dict.get("dense_rows", [])]
         self.trained_at = {int(c): int(s) for c, s in state_dict.get("trained_at", [])}
+        children = state_dict.get("children")
+        self.children = None if children is None else [int(c) for c in children]
 
 
 class _RankingBar:

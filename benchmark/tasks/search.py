@@ -6,14 +6,16 @@ import logging
 import math
 import statistics
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+import pytorch_lightning as pl
 from omegaconf import DictConfig
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from benchmark import ground_truth
 from benchmark.callbacks import RankingSnapshot
-from benchmark.errors import EXIT_DIVERGED, EXIT_INTERRUPTED, RunFailed, raised
+from benchmark.errors import EXIT_DIVERGED, EXIT_INTERRUPTED, RunFailed, raised, require
+from benchmark.ground_truth import GroundTruth
 from benchmark.io import remove_stale_temps, write_json
 from benchmark.module import Diverged
 from benchmark.resume import discard_checkpoints, record_settings, resume_checkpoint
@@ -56,6 +58,13 @@ def read_rows(path: Path) -> list[tuple[Any, ...]]:
 
 @task_wrapper
 def run(cfg: DictConfig) -> dict[str, Any]:
+    return fit(cfg)[0]
+
+
+def fit(cfg: DictConfig, extra: Callable[[RankingSnapshot], list[pl.Callback]] | None = None,
+        ) -> tuple[dict[str, float], GroundTruth | None]:
+    """Train and rank as configured; `extra` adds callbacks that act on the ranking (a pruning search's). Returns the
+    final logged metrics and the ground truth the run was judged against."""
     out = Path(cfg.paths.output_dir)
     for folder in (out, out / "csv", out / "checkpoints"):  # what writers killed here left behind
         remove_stale_temps(folder)
@@ -76,6 +85,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     ranking = next((c for c in trainer.callbacks if isinstance(c, RankingSnapshot)), None)
     if ranking is not None:
         ranking.set_ground_truth(truth)
+    if extra is not None:
+        require(ranking is not None, "callbacks.ranking", None, "the ranking callback (callbacks=default): this task "
+                "acts on its rankings")
+        trainer.callbacks.extend(extra(ranking))
     record_settings(out / "checkpoints", cfg)
     started = {"resumed_from": {"checkpoint": str(resumed[0]), "epoch": resumed[1]}} if resumed else {}
     write_status(out, "running", **started)
@@ -103,4 +116,4 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                  "`python run.py task=ground_truth` with this run's data and search_space overrides trains every "
                  "child alone once (cached in %s); runs and reports after it use it", out / "rankings.csv",
                  ground_truth.cache_folder(cfg))
-    return {k: float(v) for k, v in trainer.callback_metrics.items()}
+    return {k: float(v) for k, v in trainer.callback_metrics.items()}, truth
