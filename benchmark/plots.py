@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
@@ -281,6 +282,69 @@ def tau_per_epoch(per_variant: dict[str, list[dict[str, Any]]], key: str, path: 
                   runs_by_variant: dict[str, list] | None = None) -> bool:
     """Save `tau_figure` to `path`; False (and no file) where there is nothing to draw."""
     return _save(tau_figure(per_variant, key, title, references, runs_by_variant), path)
+
+
+# -- training loss vs GT-Tau ----------------------------------------------------------------------------------------
+#: Per curve: its axis (0: the loss's, on the left; 1: GT-Tau's, on the right) and line style.
+LOSS_TAU_CURVES = {"train_loss": (0, "-"), "gt_tau": (1, "--")}
+
+
+def loss_tau_figure(per_variant: dict[str, list[dict[str, Any]]], runs_by_variant: dict[str, list] | None = None,
+                    rho: dict[str, float] | None = None) -> Figure | None:
+    """Per variant, the supernet's training loss (left axis, solid) and GT-Tau (right axis, dashed) after every epoch:
+    mean over seeds with a ±1 std band, so that whether a better-trained supernet ranks better can be read off (How
+    Does Supernet Help, finding i). `rho`: each variant's Spearman rho between the two, for its legend. None where no
+    variant has both."""
+    fig = Figure(figsize=(8, 4.6))
+    axes = [fig.add_subplot()]
+    axes.append(axes[0].twinx())
+    handles, labels, values, banded = [], [], ([], []), {}
+    for i, (variant, rows) in enumerate(per_variant.items()):
+        pts = [r for r in rows if all(_finite(r.get(key)) for key in LOSS_TAU_CURVES)]
+        if not pts:
+            continue
+        color, epochs = f"C{i % 10}", np.array([r["epoch"] for r in pts])
+        seeds = len([r for r in (runs_by_variant or {}).get(variant, []) if r.truth and r.train_loss])
+        for key, (side, style) in LOSS_TAU_CURVES.items():
+            mean = np.array([r[key] for r in pts], float)
+            axes[side].plot(epochs, mean, color=color, ls=style, marker="o", ms=3.5)
+            values[side].extend(mean)
+            if seeds >= 2:
+                std = np.array([r.get(f"{key}_std", 0.0) for r in pts], float)
+                axes[side].fill_between(epochs, mean - std, mean + std, color=color, alpha=BAND_ALPHA, lw=0)
+                values[side].extend([*(mean - std), *(mean + std)])
+                banded[variant] = _seeds(seeds)
+        correlation = (rho or {}).get(variant)
+        handles.append(Line2D([], [], color=color, marker="o", ms=3.5))
+        labels.append(f"{variant} ({_seeds(seeds)})" + (f": ρ = {_num(correlation)}" if _finite(correlation) else ""))
+    if not handles:
+        return None
+    handles += [Line2D([], [], color="0.3", ls=style) for _, style in LOSS_TAU_CURVES.values()]
+    labels += ["solid: training loss (left axis)", "dashed: GT-Tau (right axis)"]
+    axes[0].set_ylim(*_fit(values[0], lo=0.0, min_span=0.05))
+    axes[1].set_ylim(*_fit(values[1], lo=-1.02, hi=1.02, min_span=0.4))
+    axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].set(xlabel=EPOCH_LABEL, ylabel="supernet training loss (cross-entropy, mean over the epoch)")
+    axes[1].set_ylabel("GT-Tau (Kendall tau-b vs ground truth)")
+    axes[0].set_title("Training loss and GT-Tau per epoch: does the better-trained supernet rank better?")
+    axes[0].grid(alpha=0.3)
+    axes[0].legend(handles, labels, fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    fig.tight_layout()
+    band = (f"Bands: ±1 std (population) over the seeds ({_counts(banded)})." if banded else
+            "No bands: no variant has two seeds with both a training loss and a ground truth.")
+    _caption(fig, "Solid: the supernet's training loss (csv/metrics.csv: the mean over the epoch's steps and sampled "
+                  "children), averaged over the variant's seeds. Dashed: GT-Tau, the Kendall tau-b between a seed's "
+                  f"ranking after that epoch and the ground truth, averaged over the seeds. {band} ρ: the Spearman "
+                  "correlation over the epochs between the two, averaged over the seeds (negative: the lower the "
+                  "loss, the better the ranking). A falling loss beside a flat or falling GT-Tau means training "
+                  "further did not rank the children better.")
+    return fig
+
+
+def loss_vs_tau(per_variant: dict[str, list[dict[str, Any]]], path: Path,
+                runs_by_variant: dict[str, list] | None = None, rho: dict[str, float] | None = None) -> bool:
+    """Save `loss_tau_figure` to `path`; False (and no file) where there is nothing to draw."""
+    return _save(loss_tau_figure(per_variant, runs_by_variant, rho), path)
 
 
 # -- rank trajectories -----------------------------------------------------------------------------------------------

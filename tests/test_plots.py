@@ -20,13 +20,16 @@ def write_ground_truth(run: Path, seeds: int = 3, noise: float = 0.05) -> None:
         f"{c},{s},{TRUTH[c] + noise * rng.standard_normal()}\n" for s in range(seeds) for c in CHILDREN))
 
 
-def study(root: Path, seeds: int = 3, epochs: int = 4, ground_truth: bool = True, variants=("a", "b")):
-    """Runs of `variants` (swept as sharing=...), `seeds` each, with a ground truth: the report's inputs to plots."""
+def study(root: Path, seeds: int = 3, epochs: int = 4, ground_truth: bool = True, variants=("a", "b"),
+          train_loss: bool = True):
+    """Runs of `variants` (swept as sharing=...), `seeds` each, with a ground truth and (`train_loss`) a training loss
+    falling over the epochs: the report's inputs to plots."""
     for v, variant in enumerate(variants):
         for s in range(seeds):
             make_run(root / variant / str(s), s, [scores(100 * v + 10 * e + s, noise=0.3 + 0.2 * v)
                                                   for e in range(epochs)],
-                     overrides=[f"sharing={variant}"], truth=TRUTH)
+                     overrides=[f"sharing={variant}"], truth=TRUTH,
+                     train_loss=[2.3 - 0.3 * e + 0.05 * s + v for e in range(epochs)] if train_loss else None)
     if ground_truth:
         write_ground_truth(root / variants[0] / "0")
     inputs = load_inputs([root])
@@ -42,8 +45,8 @@ def visible_axes(fig):
 
 
 def assert_every_axis_labelled(fig):
-    for ax in visible_axes(fig):
-        assert ax.get_xlabel().strip() and ax.get_ylabel().strip(), ax.get_title()
+    for ax in visible_axes(fig):  # a twin axis shares, and hides, its x axis
+        assert (ax.get_xlabel().strip() or not ax.xaxis.get_visible()) and ax.get_ylabel().strip(), ax.get_title()
 
 
 def caption(fig) -> str:
@@ -198,14 +201,41 @@ def test_the_report_passes_its_reference_rows_to_the_plots(tmp_path, monkeypatch
     figures = {}
     monkeypatch.setattr(plots, "_save", lambda fig, path: figures.setdefault(Path(path).name, fig) is not None)
     build_report([tmp_path], tmp_path / "report", use_wandb=False, top_k=3)
-    assert sorted(figures) == ["gt_tau_per_epoch.png", "rank_trajectories.png", "s_tau_per_epoch.png",
-                               "top_k_frequency.png"]
+    assert sorted(figures) == ["gt_tau_per_epoch.png", "loss_vs_gt_tau.png", "rank_trajectories.png",
+                               "s_tau_per_epoch.png", "top_k_frequency.png"]
+    assert any(label.startswith("sharing=a (3 seeds): ρ = ") for label in legend_labels(figures["loss_vs_gt_tau.png"]
+                                                                                       .axes[0]))
     for name in ("gt_tau_per_epoch.png", "s_tau_per_epoch.png"):
         labels = legend_labels(figures[name].axes[0])
         assert any(label.startswith("ceiling: ground truth (3 seeds)") for label in labels), labels
         assert any(label.startswith("floor: random rankings") for label in labels), labels
     for fig in figures.values():
         assert_every_axis_labelled(fig)
+
+
+def test_training_loss_and_gt_tau_share_the_epochs_on_two_labelled_axes(tmp_path):
+    rows, _, by_variant = study(tmp_path)
+    fig = plots.loss_tau_figure(rows, by_variant, rho={"sharing=a": -0.5})
+    loss_ax, tau_ax = fig.axes
+    assert "training loss" in loss_ax.get_ylabel() and "GT-Tau" in tau_ax.get_ylabel()
+    for ax, key in ((loss_ax, "train_loss"), (tau_ax, "gt_tau")):
+        assert len(ax.get_lines()) == 2  # one per variant
+        assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 2  # a band each: 3 seeds
+        lo, hi = ax.get_ylim()
+        assert all(lo < r[key] - r[f"{key}_std"] and r[key] + r[f"{key}_std"] < hi for rs in rows.values() for r in rs)
+    assert {line.get_linestyle() for line in loss_ax.get_lines()} == {"-"}
+    assert {line.get_linestyle() for line in tau_ax.get_lines()} == {"--"}
+    labels = legend_labels(loss_ax)
+    assert "sharing=a (3 seeds): ρ = -0.50" in labels and "sharing=b (3 seeds)" in labels
+    assert "solid: training loss (left axis)" in labels and "dashed: GT-Tau (right axis)" in labels
+    assert "±1 std (population) over the seeds (3 seeds)" in caption(fig) and "Spearman" in caption(fig)
+    assert_every_axis_labelled(fig)
+
+
+def test_no_training_loss_draws_nothing(tmp_path):
+    rows, _, by_variant = study(tmp_path, train_loss=False)
+    assert plots.loss_tau_figure(rows, by_variant) is None
+    assert not plots.loss_vs_tau(rows, tmp_path / "x.png", by_variant) and not (tmp_path / "x.png").exists()
 
 
 def test_pngs_are_written(tmp_path):

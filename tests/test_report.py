@@ -5,6 +5,7 @@ import logging
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from omegaconf import OmegaConf
@@ -20,8 +21,9 @@ SPACE = {"space": "ChainSpace", "decisions": ["layer0", "layer1"], "choices": [[
 
 
 def make_run(folder: Path, seed: int, epochs: list[dict[str, float]], overrides=(), truth=None, space=SPACE,
-             status="completed", max_epochs=None):
-    """A run folder as a search run leaves it; `max_epochs` (default: all of `epochs`) is what its config promised."""
+             status="completed", max_epochs=None, train_loss=None):
+    """A run folder as a search run leaves it; `max_epochs` (default: all of `epochs`) is what its config promised;
+    `train_loss`, one per epoch, goes to csv/metrics.csv as the CSV logger writes it."""
     (folder / ".hydra").mkdir(parents=True)
     config = {"seed": seed, "task": {"name": "search"}, "study": "s",
               "trainer": {"max_epochs": len(epochs) if max_epochs is None else max_epochs},
@@ -38,6 +40,10 @@ def make_run(folder: Path, seed: int, epochs: list[dict[str, float]], overrides=
         for e, scores in enumerate(epochs):
             for rank, child in enumerate(metrics.ranking(scores), start=1):
                 w.writerow([e, e * 10, child, scores[child], 1.0, rank] + ([truth[child], 0] if truth else []))
+    if train_loss is not None:
+        (folder / "csv").mkdir()  # with a step-level row before each epoch-end row, as the interference probe's
+        (folder / "csv" / "metrics.csv").write_text("epoch,step,train/acc,train/loss\n" + "".join(
+            f"{e},{e * 10 + 5},,\n{e},{e * 10 + 9},0.5,{loss}\n" for e, loss in enumerate(train_loss)))
     return folder
 
 
@@ -243,6 +249,8 @@ def test_proxies_appear_as_baseline_rows(tmp_path):
     assert float(rows["proxy: params (no training)"]["gt_tau"]) == pytest.approx(1.0)
     assert float(rows["proxy: nwot (no training)"]["gt_tau"]) == pytest.approx(-1.0)
     assert "proxy: params" in (tmp_path / "report" / "report.md").read_text()
+    assert float(rows["proxy: params (no training)"]["top1pct_hit"]) == 1.0  # judged like the supernet: the best
+    assert float(rows["proxy: nwot (no training)"]["pick_percentile"]) == 100.0  # the worst of the 9
     constant = rows["proxy: flops (no training; every child scores the same: no ranking)"]
     assert constant["gt_tau"] == constant["t1r"] == ""  # no pick to judge, not the first child in table order
 
@@ -355,3 +363,64 @@ def test_a_run_without_the_swept_override_is_labelled_with_the_option_it_ran(tmp
             "sampler": "uniform", "sharing": "full"}}}}))
     variants = {r["variant"] for r in build_report([tmp_path], tmp_path / "report", use_wandb=False)}
     assert variants == {"sampler=round_robin", "sampler=uniform"}
+
+
+MAIN_HEADER = ("| variant | runs | S-Tau | GT-Tau | T1R | T3R | regret | epoch tau (last 1) | top-1 changes | top-5 overlap "
+               "| GT-Tau-Mean-k / Std-k (last k) |")
+
+
+def test_supernet_help_figures_are_the_metrics_averaged_over_seeds(tmp_path):
+    truth = {c: i / 9 for i, c in enumerate(CHILDREN)}
+    finals = [scores(s, 0.8) for s in range(3)]  # each prunes well (bottom half) but picks the 2nd-4th best
+    for s in range(3):
+        make_run(tmp_path / f"{s}", s, [finals[s]], truth=truth)
+    (row,) = build_report([tmp_path], tmp_path / "report", last_k=1, use_wandb=False)
+    helps = [metrics.supernet_help(f, truth) for f in finals]
+    for key in metrics.HELP_KEYS:
+        assert row[key] == pytest.approx(sum(h[key] for h in helps) / 3), key
+        assert row[f"{key}_low"] - 1e-9 <= row[key] <= row[f"{key}_high"] + 1e-9, key
+    summary = {r["variant"]: r for r in csv.DictReader(open(tmp_path / "report" / "summary.csv"))}
+    assert float(summary["default"]["pick_percentile"]) == pytest.approx(row["pick_percentile"])
+    assert {"prune10pct_bottom_half_low", "top5pct_found_high", "loss_tau_rho"} <= summary["default"].keys()
+    chance = summary["random ranking"]  # simulated: a random top 10 % (1 of 9) holds the best 1 time in 9
+    assert float(chance["top10pct_hit"]) == pytest.approx(1 / 9, abs=0.06)
+    assert float(chance["prune50pct_bottom_half"]) == pytest.approx(0.5, abs=0.06)
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert MAIN_HEADER in report  # the main table keeps its columns
+    section = report.split("## Supernet help")[1]
+    assert ("| variant | runs | top-1 % hit | top-5 % hit | top-10 % hit | pick percentile | pruning 10 % | "
+            "pruning 25 % | pruning 50 % |") in section
+    pick = f"{row['pick_percentile']:.1f} [{row['pick_percentile_low']:.1f}, {row['pick_percentile_high']:.1f}]"
+    assert f"| default | 3 | {row['top1pct_hit']:.2f} [" in section and pick in section
+    assert "| random ranking | — |" in section and "rounded down, at least one" in section
+
+
+def test_training_loss_is_set_beside_gt_tau(tmp_path):
+    truth = {c: i / 9 for i, c in enumerate(CHILDREN)}
+    worse = {**truth, "0-0": 0.5, "2-2": 0.0}  # the worst child ranked in the middle: a lower GT-Tau
+    worst = {c: -v for c, v in truth.items()}
+    for s in range(3):  # the loss falls while the ranking gets worse: rho = +1 on every seed
+        make_run(tmp_path / f"{s}", s, [truth, worse, worst], truth=truth, train_loss=[3.0, 2.0 + s / 10, 1.0])
+    (row,) = build_report([tmp_path], tmp_path / "report", last_k=1, use_wandb=False)
+    assert row["loss_tau_rho"] == pytest.approx(1.0)
+    epochs = list(csv.DictReader(open(tmp_path / "report" / "per_epoch.csv")))
+    assert [float(e["train_loss"]) for e in epochs] == pytest.approx([3.0, 2.1, 1.0])
+    assert float(epochs[1]["train_loss_std"]) == pytest.approx(np.std([2.0, 2.1, 2.2]))
+    gt_tau = [metrics.kendall_tau(t, truth) for t in (truth, worse, worst)]
+    assert [float(e["gt_tau"]) for e in epochs] == pytest.approx(gt_tau)
+    assert float(epochs[0]["val_loss"]) == 1.0 and float(epochs[0]["top1pct_hit"]) == 1.0
+    assert float(epochs[2]["pick_percentile"]) == 100.0
+    report = (tmp_path / "report" / "report.md").read_text()
+    section = report.split("## Training loss vs ranking")[1]
+    assert "| default | 3 | 1.00 [1.00, 1.00] | 3.000 → 1.000 | 1.00 → -1.00 |" in section
+    assert "[loss_vs_gt_tau.png](loss_vs_gt_tau.png)" in section
+    assert (tmp_path / "report" / "loss_vs_gt_tau.png").exists()
+
+
+def test_runs_without_a_training_loss_say_so(tmp_path):
+    truth = {c: i / 9 for i, c in enumerate(CHILDREN)}
+    for s in range(2):
+        make_run(tmp_path / f"{s}", s, [scores(s), scores(s + 3)], truth=truth)
+    (row,) = build_report([tmp_path], tmp_path / "report", use_wandb=False)
+    assert "loss_tau_rho" not in row and not (tmp_path / "report" / "loss_vs_gt_tau.png").exists()
+    assert "No run kept its training loss" in (tmp_path / "report" / "report.md").read_text()

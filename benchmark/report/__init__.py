@@ -13,10 +13,11 @@ from omegaconf import DictConfig
 
 from benchmark import dense
 from benchmark.io import atomic_path, write_csv
-from benchmark.report.markdown import _warnings, comparison_section, interference_section, markdown
+from benchmark.report.markdown import (_warnings, comparison_section, interference_section, loss_section, markdown,
+                                       supernet_help_section)
 from benchmark.report.runs import Inputs, ReportError, Run, find_run_folders, load_inputs, load_run, nothing_to_report
-from benchmark.report.summary import (COLUMNS, COMPARISON_COLUMNS, _references, compare, per_epoch, proxy_rows,
-                                      random_floor, variant_summary)
+from benchmark.report.summary import (COLUMNS, COMPARISON_COLUMNS, PER_EPOCH_COLUMNS, _references, compare, per_epoch,
+                                      proxy_rows, random_floor, variant_summary)
 from benchmark.report.wandb_run import _log_wandb
 
 __all__ = ["COLUMNS", "COMPARISON_COLUMNS", "Inputs", "MultirunReport", "ReportError", "Run", "_references",
@@ -57,24 +58,28 @@ def build_report(paths: Sequence[str | Path], out: str | Path, last_k: int = 5, 
         references = proxy_rows(proxies, next((r.truth for r in inputs.runs if r.truth), None)) + references
     epoch_rows = {v: per_epoch(rs) for v, rs in sorted(by_variant.items())}
     write_csv(out / "summary.csv", COLUMNS, [[r.get(c, "") for c in COLUMNS] for r in rows + references])
-    write_csv(out / "per_epoch.csv", ("variant", "epoch", "s_tau", "gt_tau", "gt_tau_std"),
-              [[v, r["epoch"], r.get("s_tau", ""), r.get("gt_tau", ""), r.get("gt_tau_std", "")]
-               for v, rs in epoch_rows.items() for r in rs])
+    write_csv(out / "per_epoch.csv", ("variant", *PER_EPOCH_COLUMNS),
+              [[v, *(r.get(c, "") for c in PER_EPOCH_COLUMNS)] for v, rs in epoch_rows.items() for r in rs])
     pngs = [name for key, name, title in (("s_tau", "s_tau_per_epoch.png", "S-Tau"),
                                           ("gt_tau", "gt_tau_per_epoch.png", "GT-Tau"))
             if plots.tau_per_epoch(epoch_rows, key, out / name, title, references, by_variant)]
     plots.rank_trajectories(by_variant, out / "rank_trajectories.png", top=top_k)
     plots.top_k_frequency(by_variant, out / "top_k_frequency.png", k=top_k)
     pngs += ["rank_trajectories.png", "top_k_frequency.png"]
+    rho = {r["variant"]: r.get("loss_tau_rho") for r in rows}
+    loss_png = "loss_vs_gt_tau.png" if plots.loss_vs_tau(epoch_rows, out / "loss_vs_gt_tau.png", by_variant, rho) \
+        else None
+    pngs += [loss_png] if loss_png else []
     for warning in _warnings(rows, references, inputs.runs):
         log.warning("report: %s", warning.replace("**", ""))
-    text = (markdown(inputs, rows, references, last_k, pngs) + comparison_section(comparisons)
+    text = (markdown(inputs, rows, references, last_k, pngs) + supernet_help_section(rows, references)
+            + loss_section(rows, epoch_rows, loss_png) + comparison_section(comparisons)
             + interference_section(by_variant, out)
             + dense.section(dense.recency([(r.steps, r.since) for r in inputs.runs if r.steps])))
     with atomic_path(out / "report.md") as tmp:
         tmp.write_text(text)
     if use_wandb:
-        _log_wandb(out, by_variant, rows, pngs)
+        _log_wandb(out, by_variant, rows, pngs, references)
     log.info("report: %d runs, %d skipped -> %s", len(inputs.runs), len(inputs.skipped), out / "report.md")
     return rows
 

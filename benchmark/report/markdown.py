@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.io import write_csv
+from benchmark.metrics import PRUNE_PERCENTS, TOP_PERCENTS
 from benchmark.report.runs import BUILD, Inputs, Run
 from benchmark.report.summary import _mean
 
@@ -139,6 +140,67 @@ def markdown(inputs: Inputs, rows: list[dict[str, Any]], references: list[dict[s
         lines += ["## Skipped", ""] + [f"- `{p}`: {why}" for p, why in inputs.skipped] + [""]
     lines += [f"![{p}]({p})" for p in plots]
     return "\n".join(lines) + "\n"
+
+
+#: The supernet-help table: (figure, heading, digits).
+HELP_COLUMNS = (*((f"top{p}pct_hit", f"top-{p} % hit", 2) for p in TOP_PERCENTS),
+                ("pick_percentile", "pick percentile", 1),
+                *((f"prune{p}pct_bottom_half", f"pruning {p} %", 2) for p in PRUNE_PERCENTS))
+
+
+def supernet_help_section(rows: list[dict[str, Any]], references: list[dict[str, Any]]) -> str:
+    """What the ranking is good for in a search (How Does Supernet Help, findings ii and iv), for every variant and
+    reference row judged against a ground truth."""
+    shown = [r for r in rows + references if HELP_COLUMNS[0][0] in r]
+    if not shown:
+        return ""
+    lines = ["", "## Supernet help", "", "| variant | runs | " + " | ".join(h for _, h, _ in HELP_COLUMNS) + " |",
+             "|---|---|" + "---|" * len(HELP_COLUMNS)]
+    lines += [f"| {r['variant']} | {r.get('runs', '—')} | " + " | ".join(_ci(r, k, d) for k, _, d in HELP_COLUMNS)
+              + " |" for r in shown]
+    lines += ["", "After *How Does Supernet Help in Neural Architecture Search?* (Zhang, Zhang & Yang 2020, arXiv "
+              "2010.08219). A top or bottom p % is p % of the n ranked children, rounded down, at least one; tied "
+              "children of the ground truth share the best rank. Top-p % hit: share of seeds whose top p % holds a "
+              "child of the true top p % (finding ii: it finds the top 10 % but struggles with the top 1 %). Pick "
+              "percentile: where the supernet's pick (its rank 1) lies in the ground truth, 100 × its true rank / n "
+              "(at most p: in the true top p %; 100/n: the true best). Pruning p %: of the supernet's bottom p %, what "
+              "pruning by it would remove, the share truly in the bottom half (finding iv: it prunes the worst more "
+              "reliably than it selects the best). Means over seeds with 95% intervals, as above; the random-ranking "
+              "row is chance. summary.csv adds the share of the true top p % in the supernet's top p % "
+              "(`top<p>pct_found`), of the true top 1 % and 5 % in its top 10 % (`top<p>pct_in_top10pct`), and of "
+              "its bottom 10 % and 25 % truly in the bottom 10 % and 25 % (`prune<p>pct_bottom`).", ""]
+    return "\n".join(lines)
+
+
+def _first_to_last(epochs: list[dict[str, Any]], key: str, digits: int) -> str:
+    """'2.301 → 1.204': the mean over seeds at the first and the last epoch that has `key`."""
+    have = [e for e in epochs if key in e]
+    return f"{_fmt(have[0], key, digits)} → {_fmt(have[-1], key, digits)}" if have else "—"
+
+
+def loss_section(rows: list[dict[str, Any]], epoch_rows: dict[str, list[dict[str, Any]]], plot: str | None) -> str:
+    """Does a better-trained supernet rank better (How Does Supernet Help, finding i)? Per variant, how training loss
+    and GT-Tau moved together over the epochs, where the runs have both."""
+    epochs = [e for rs in epoch_rows.values() for e in rs]
+    if not any("gt_tau" in e for e in epochs):
+        return ""
+    lines = ["", "## Training loss vs ranking", ""]
+    if not any("train_loss" in e for e in epochs):
+        return "\n".join(lines + ["No run kept its training loss (`csv/metrics.csv`, from `logger=csv`): nothing to "
+                                  "set beside GT-Tau.", ""])
+    lines += ["| variant | runs | ρ(train loss, GT-Tau) | train loss, first → last epoch | "
+              "GT-Tau, first → last epoch |", "|---|---|---|---|---|"]
+    lines += [f"| {r['variant']} | {r.get('runs', '—')} | {_ci(r, 'loss_tau_rho')} | "
+              f"{_first_to_last(epoch_rows[r['variant']], 'train_loss', 3)} | "
+              f"{_first_to_last(epoch_rows[r['variant']], 'gt_tau', 2)} |" for r in rows]
+    drawn = f"; [{plot}]({plot}) draws both, mean and ±1 std over seeds" if plot else ""
+    lines += ["", "ρ: Spearman correlation over the epochs between a seed's training loss (`csv/metrics.csv`) and its "
+              "GT-Tau, mean over seeds with its 95% interval (seeds with at least 3 such epochs). Negative: the lower "
+              "the loss, the better the ranking; near 0 or positive: training the supernet further did not rank the "
+              "children better (How Does Supernet Help, finding i: a well-trained supernet is not necessarily a good "
+              "ranking model). First → last: means over seeds. Every epoch's values, with the children's mean "
+              f"validation loss and the supernet-help figures, are in per_epoch.csv{drawn}.", ""]
+    return "\n".join(lines)
 
 
 def interference_section(by_variant: dict[str, list[Run]], out: Path) -> str:

@@ -46,6 +46,8 @@ class Run:
     sharing: str = ""  # the sharing policy as configured, e.g. PartialSharing(groups=4, ..., budget=per_group)
     environment: dict[str, Any] = field(default_factory=dict)  # environment.json: build, threads, hardware
     choices: dict[str, str] = field(default_factory=dict)  # config group -> option the run used (Hydra's choices)
+    train_loss: dict[int, float] = field(default_factory=dict)  # epoch -> the supernet's mean training loss
+    val_loss: dict[int, float] = field(default_factory=dict)  # epoch -> mean over the children of their val_loss
 
     @property
     def final(self) -> dict[str, float]:
@@ -132,10 +134,12 @@ def _read_snapshot(folder: Path) -> dict[str, Any]:
     return snapshot
 
 
-def _read_rows(file: Path) -> tuple[dict[int, list[tuple[int, str, float]]], dict[str, float]]:
-    """rankings.csv as epoch -> [(rank, child, val_acc)], and the ground truth where the file holds one."""
+def _read_rows(file: Path) -> tuple[dict[int, list[tuple[int, str, float]]], dict[str, float], dict[int, float]]:
+    """rankings.csv as epoch -> [(rank, child, val_acc)], the ground truth where the file holds one, and epoch -> the
+    children's mean validation loss (the supernet's, as far as the ranking split measures it)."""
     rows: dict[int, list[tuple[int, str, float]]] = {}
     truth: dict[str, float] = {}
+    losses: dict[int, list[float]] = {}
     with open(file, newline="") as f:
         reader = csv.DictReader(f)
         if tuple(reader.fieldnames or ())[: len(HEADER)] != HEADER:
@@ -145,15 +149,28 @@ def _read_rows(file: Path) -> tuple[dict[int, list[tuple[int, str, float]]], dic
                 if None in row:  # more fields than the header: lines run together
                     raise ValueError
                 epoch, rank, acc = int(row["epoch"]), int(row["rank"]), float(row["val_acc"])
+                loss = float(row["val_loss"]) if row.get("val_loss") else np.nan
                 gt = float(row["gt_acc"]) if row.get("gt_acc") else None
             except (TypeError, ValueError):
                 raise ValueError(f"rankings.csv line {line} is malformed (truncated file?): {row}") from None
             if not np.isfinite([acc, 0.0 if gt is None else gt]).all():
                 raise ValueError(f"rankings.csv line {line} holds a non-finite accuracy")
             rows.setdefault(epoch, []).append((rank, row["child"], acc))
+            losses.setdefault(epoch, []).append(loss)
             if gt is not None:
                 truth[row["child"]] = gt
-    return rows, truth
+    return rows, truth, {e: float(np.mean(values)) for e, values in losses.items()}
+
+
+def _train_loss(folder: Path) -> dict[int, float]:
+    """Epoch -> the supernet's training loss from the CSV logger's `csv/metrics.csv` (its epoch-end rows: step-level
+    rows carry no train/loss); {} where the run kept none (logger=none, a hand-made run) or it cannot be read."""
+    try:
+        with open(folder / "csv" / "metrics.csv", newline="") as f:
+            return {int(float(row["epoch"])): float(row["train/loss"]) for row in csv.DictReader(f)
+                    if row.get("epoch") and row.get("train/loss")}
+    except (OSError, ValueError, KeyError, csv.Error):
+        return {}
 
 
 def _check_epochs(rows: dict[int, list[tuple[int, str, float]]], n: int, max_epochs: int) -> None:
@@ -186,7 +203,7 @@ def load_run(folder: Path) -> Run:
     if not rankings.exists() or not snapshot_file.exists():
         raise ValueError("no rankings.csv / snapshot.json (the run failed before its first snapshot?)")
     snapshot = _read_snapshot(folder)
-    rows, truth = _read_rows(rankings)
+    rows, truth, val_loss = _read_rows(rankings)
     _check_epochs(rows, snapshot["num_children"], max_epochs)
     # Listed by the rank column, so that the metrics judge the run's own pick when accuracies tie (see metrics.py).
     epochs = {e: {c: acc for _, c, acc in sorted(ranked)} for e, ranked in sorted(rows.items())}
@@ -196,7 +213,7 @@ def load_run(folder: Path) -> Run:
                {**{k: snapshot[k] for k in SNAPSHOT_KEYS},
                 "space_size": snapshot.get("space_size", snapshot["num_children"])}, epochs, truth or None,
                steps=steps, since=since, sharing=_sharing(config), environment=_environment(folder),
-               choices=_choices(folder))
+               choices=_choices(folder), train_loss=_train_loss(folder), val_loss=val_loss)
 
 
 #: What makes two runs' numbers bit-comparable; runs differing in these agree only statistically.

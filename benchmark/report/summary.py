@@ -25,9 +25,26 @@ def _mean(values: Sequence[float]) -> float:
 
 
 #: Figures measured once per seed: their interval resamples seeds and two variants are compared seed by seed.
-PER_SEED = ("gt_tau", "t1r", "t3r", "regret", "gt_tau_mean_k", "epoch_tau", "top1_changes")
+PER_SEED = ("gt_tau", "t1r", "t3r", "regret", "gt_tau_mean_k", "epoch_tau", "top1_changes", *metrics.HELP_KEYS,
+            "loss_tau_rho")
 #: Figures measured on pairs of seeds: their interval resamples seeds; no paired test.
 PAIRWISE = ("s_tau", "top5_overlap")
+#: Fewer epochs than this say nothing about how training loss and GT-Tau move together (two points always agree).
+MIN_EPOCHS = 3
+
+
+def loss_tau_rho(run: Run) -> float:
+    """Spearman rho over the epochs between a judged run's training loss and its GT-Tau (How Does Supernet Help,
+    finding i): negative where a lower loss goes with a better ranking, near 0 or positive where training further did
+    not rank better; nan with fewer than MIN_EPOCHS epochs holding both (or a constant series)."""
+    gt = {e: metrics.kendall_tau(scores, run.truth) for e, scores in run.epochs.items() if e in run.train_loss}
+    return metrics.spearman_rho(run.train_loss, gt) if len(gt) >= MIN_EPOCHS else float("nan")
+
+
+def _help_means(judged: Sequence[tuple[dict[str, float], dict[str, float]]]) -> dict[str, float]:
+    """The mean of every supernet-help figure over (ranking, ground truth) pairs."""
+    helps = [metrics.supernet_help(scores, truth) for scores, truth in judged]
+    return {key: _mean([h[key] for h in helps]) for key in metrics.HELP_KEYS} if helps else {}
 
 
 def variant_summary(runs: list[Run], last_k: int, dense_k: int = 64) -> dict[str, Any]:
@@ -57,6 +74,10 @@ def variant_summary(runs: list[Run], last_k: int, dense_k: int = 64) -> dict[str
         per_seed["t1r"][r.seed] = metrics.top_n_rank(r.final, r.truth, 1)
         per_seed["t3r"][r.seed] = metrics.top_n_rank(r.final, r.truth, 3)
         per_seed["regret"][r.seed] = metrics.regret(r.final, r.truth)
+        for key, value in metrics.supernet_help(r.final, r.truth).items():
+            per_seed[key][r.seed] = value
+        if np.isfinite(rho := loss_tau_rho(r)):
+            per_seed["loss_tau_rho"][r.seed] = rho
     if judged:
         row["gt_tau_std"] = float(np.std(list(per_seed["gt_tau"].values())))
         if all(r.steps for r in judged):  # Deeper Insights' definition: the last k mini-batches
@@ -124,27 +145,43 @@ def random_floor(truth: dict[str, float] | None, children: list[str], instances:
         row.update({"gt_tau": _mean([metrics.kendall_tau(s, truth) for s in samples]),
                     "t1r": _mean([metrics.top_n_rank(s, truth, 1) for s in samples]),
                     "t3r": _mean([metrics.top_n_rank(s, truth, 3) for s in samples]),
-                    "regret": _mean([metrics.regret(s, truth) for s in samples])})
+                    "regret": _mean([metrics.regret(s, truth) for s in samples]),
+                    **_help_means([(s, truth) for s in samples])})
     return row
 
 
+def _mean_std(key: str, values: Sequence[float]) -> dict[str, float]:
+    """`key` and `<key>_std`: mean and population std over the instances that have the value ({} if none has)."""
+    return {key: _mean(values), f"{key}_std": float(np.std(values))} if values else {}
+
+
 def per_epoch(runs: list[Run]) -> list[dict[str, Any]]:
-    """S-Tau and GT-Tau (mean and std over instances) at every epoch all instances reached."""
+    """At every epoch all instances reached: S-Tau; GT-Tau, the supernet's training loss and its children's mean
+    validation loss (mean and std over instances); the supernet-help figures (means): what training does to the
+    ranking, epoch by epoch."""
     rows = []
+    judged = [r for r in runs if r.truth]
     for epoch in sorted(set.intersection(*(set(r.epochs) for r in runs))):
         row: dict[str, Any] = {"epoch": epoch}
         if len(runs) >= 2:
             row["s_tau"] = metrics.s_tau([r.epochs[epoch] for r in runs])["mean"]
-        gt = [metrics.kendall_tau(r.epochs[epoch], r.truth) for r in runs if r.truth]
-        if gt:
-            row.update({"gt_tau": _mean(gt), "gt_tau_std": float(np.std(gt))})
+        row.update(_mean_std("gt_tau", [metrics.kendall_tau(r.epochs[epoch], r.truth) for r in judged]))
+        for key in ("train_loss", "val_loss"):
+            row.update(_mean_std(key, [getattr(r, key)[epoch] for r in runs if epoch in getattr(r, key)]))
+        row.update(_help_means([(r.epochs[epoch], r.truth) for r in judged]))
         rows.append(row)
     return rows
 
 
+#: per_epoch.csv, after the variant.
+PER_EPOCH_COLUMNS = ("epoch", "s_tau", "gt_tau", "gt_tau_std", "train_loss", "train_loss_std", "val_loss",
+                     "val_loss_std", *metrics.HELP_KEYS)
+
+
 COLUMNS = ("variant", "runs", "seeds", "epochs", "s_tau", "s_tau_min", "s_tau_max", "gt_tau", "gt_tau_std", "t1r",
            "t3r", "regret", "epoch_tau", "top1_changes", "top5_overlap", "gt_tau_mean_k", "gt_tau_std_k", "k",
-           "ci_over", *(f"{key}_{end}" for key in PAIRWISE + PER_SEED for end in ("low", "high")))
+           *metrics.HELP_KEYS, "loss_tau_rho", "ci_over",
+           *(f"{key}_{end}" for key in PAIRWISE + PER_SEED for end in ("low", "high")))
 #: comparisons.csv: each variant against the baseline, seed by seed.
 COMPARISON_COLUMNS = ("variant", "baseline", "pairs", "p_floor", "main", "verdict",
                       *(f"{key}_{end}" for key in PER_SEED for end in ("diff", "p")))
@@ -184,6 +221,6 @@ def proxy_rows(path: str | Path, truth: dict[str, float] | None) -> list[dict[st
             row["variant"] = f"proxy: {name} (no training; every child scores the same: no ranking)"
         elif truth:
             row.update({k: v for k, v in metrics.ranking_quality(scores, truth).items()
-                        if k in ("gt_tau", "t1r", "t3r", "regret")})
+                        if k in ("gt_tau", "t1r", "t3r", "regret", *metrics.HELP_KEYS)})
         rows.append(row)
     return rows
