@@ -5,7 +5,7 @@ import pytest
 
 @pytest.mark.slow
 def test_perf_quick_prints_every_figure(tmp_path, cache_dir):
-    from benchmark.perf import main
+    from experiments.perf.cli import main
 
     results = main(["--quick", "--spaces", "--cache-dir", str(cache_dir), "--json", str(tmp_path / "perf.json")])
     saved = json.loads((tmp_path / "perf.json").read_text())

@@ -23,7 +23,7 @@ step() {  # step NAME TIMEOUT_S COMMAND...: run, log to $out/NAME.log, print its
 }
 
 step tests 120 python -m pytest -q -p no:cacheprovider tests/test_gpu.py
-step perf 200 python -m benchmark.perf --device cuda --spaces --json "$out/perf.json"
+step perf 200 python -m experiments.perf --device cuda --spaces --json "$out/perf.json"
 step run 90 python run.py trainer=gpu logger=csv hydra.run.dir="$out/run"
 step ddp 90 python run.py trainer=ddp trainer.devices="$gpus" trainer.max_epochs=2 logger=csv hydra.run.dir="$out/ddp"
 step end2end 240 bash experiments/variance/end_to_end.sh "$out/end_to_end" trainer=gpu

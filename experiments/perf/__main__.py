@@ -1,0 +1,3 @@
+from experiments.perf.cli import main
+
+main()
