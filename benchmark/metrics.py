@@ -126,6 +126,8 @@ class Judged(NamedTuple):
 
 
 def judge(scores: Scores, truth: Scores) -> Judged:
+    """The children both tables hold, ranked by each: ground-truth ranks among those children only, so that fractions
+    and percentiles are of the children the supernet was asked to rank."""
     common = scores.keys() & truth.keys()
     if len(common) < 2:
         raise ValueError(f"need at least two children in common, got {len(common)}")
