@@ -8,9 +8,10 @@ again, after its checkpoint, are replaced by the new ones) and rewrites the whol
 logged (a row per epoch; with the interference probe also a row every `log_every_n_steps`: still a small file), so
 `metrics.csv` is never more than the current epoch behind and never half written.
 
-W&B (`EpochWandbLogger`, conf/logger/wandb.yaml). Quiet: W&B's own console output (banner, run history, sync hints:
-some 35 lines a run) is off unless `logger.wandb.verbose=true`; the run says one line instead, where it is and how to
-upload it (`finish_wandb`). Charted against the epoch: `epoch` is every metric's step metric, so the x-axis of every
+W&B (`EpochWandbLogger`, conf/logger/wandb.yaml). Offline unless the environment says `WANDB_MODE=online`, which
+streams the run live (with a key; a run that cannot start online goes on without W&B, see tasks/common.py). Quiet:
+W&B's own console output (banner, run history, sync hints: some 35 lines a run) is off unless
+`logger.wandb.verbose=true`; the run says one line instead, where it is and how to upload it (`finish_wandb`). Charted against the epoch: `epoch` is every metric's step metric, so the x-axis of every
 chart is the epoch, except the per-step metrics (`per_step`: the interference probe's), which keep
 `trainer/global_step`. Rows that would hold nothing but step counters are not logged. The children ranked on top are
 no line charts of child indices: `ranking/top<i>_child` stay in Lightning's callback metrics and metrics.csv (the
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
@@ -102,6 +104,8 @@ class EpochWandbLogger(_QuietInWorkers, WandbLogger):
 
     def __init__(self, *args: Any, verbose: bool = False, per_step: Sequence[str] = ("interference/*",),
                  hide: Sequence[str] = ("ranking/top*_child",), **kwargs: Any) -> None:
+        if os.environ.get("WANDB_MODE") == "online":  # asked for in the environment: stream live (Lightning's
+            kwargs["offline"] = False                  # offline=True would overwrite WANDB_MODE with dryrun)
         super().__init__(*args, **kwargs)
         if self._wandb_init.get("anonymous") is None:  # a no-op setting in wandb >= 0.19 that warns whenever passed
             self._wandb_init.pop("anonymous", None)

@@ -1,0 +1,100 @@
+"""W&B dashboards generated from a study: a workspace (runs grouped by study; sections for ranking quality, stability,
+training, interference, proxies) and a Report laid out like the paper, built with `wandb-workspaces` from nothing but
+what the runs logged (logged.py reads it from their run files or from W&B; catalogue.py names every chart's keys).
+
+Offline, the dashboard is its specification, `workspace.json` and `report.json` beside the report; with
+`WANDB_MODE=online` (or `--publish`) it is saved to W&B and its URLs are printed. The report writes it at its end
+(`after_report`); `python -m benchmark.dashboard` builds it for any folder of runs or W&B project (docs/dashboards.md).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from benchmark.dashboard.logged import DashboardError, LoggedRun, from_folders, read_run_file, run_files
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Dashboard:
+    workspace: Any  # wandb_workspaces.workspaces.Workspace
+    report: Any  # wandb_workspaces.reports.v2.Report
+
+
+def check_runs(runs: list[LoggedRun], source: str) -> None:
+    """Refuse a source a dashboard cannot be drawn from, naming it and what would work."""
+    if not runs:
+        raise DashboardError(f"{source} holds no W&B runs (no wandb/offline-run-*/ or wandb/run-*/ with a run file "
+                             "under it): run a study with the W&B logger (logger=default or logger=wandb), e.g. "
+                             "`python run.py -m seed=0,1,2`, and give its sweep folder")
+    if not any(r.job_type == "report" for r in runs):
+        raise DashboardError(f"{source} holds no report run (W&B job type 'report'), which the dashboard's tables and "
+                             f"cross-seed charts read: `python -m benchmark.report {source}` writes one per variant")
+
+
+def build_dashboard(runs: list[LoggedRun], name: str, entity: str = "", project: str = "",
+                    where: tuple[str, str] = ("", "")) -> Dashboard:
+    """The workspace and report over `runs` for `entity`/`project` (the runs' project by default); `where`: the
+    (entity, project) the report's run sets look up on W&B when it is saved (empty offline: no lookup)."""
+    from benchmark.dashboard.paper import build_report
+    from benchmark.dashboard.workspace import build_workspace
+
+    project = project or runs[0].project
+    title = f"Weight-sharing NAS study: {name}"
+    return Dashboard(build_workspace(runs, entity, project, title), build_report(runs, entity, project, title, where))
+
+
+def study_name(folder: Path) -> str:
+    """A study's name from its folder: the sweep's, also when given its report folder."""
+    folder = folder.resolve()
+    return folder.parent.name if folder.name == "report" else folder.name
+
+
+def _finished(folders: Sequence[Path], report: Path, timeout: float) -> list[LoggedRun]:
+    """The runs under `folders` and `report`, once the report runs' files there hold their exit record (W&B's service
+    may still be writing them when `finish()` returns) or `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while not all(read_run_file(f).finished for f in run_files(report)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return from_folders([*folders, report])
+
+
+def produce(runs: list[LoggedRun], source: str, name: str, out: Path, entity: str = "", project: str = "",
+            to_wandb: bool = False) -> list[str]:
+    """Build the dashboard and write its specification to `out` (without a network, whatever else happens); then,
+    `to_wandb`, save it to W&B under `entity` (by default the key's) and `project` (by default the runs'). Returns
+    what to tell the user, line by line."""
+    from benchmark.dashboard import publish
+
+    check_runs(runs, source)
+    project = project or runs[0].project
+    board = build_dashboard(runs, name, entity, project)
+    paths = publish.write_specification(out, board.workspace, board.report)
+    lines = [f"dashboard: specification in {', '.join(map(str, paths))}"]
+    if not to_wandb:
+        return lines + [f"dashboard: {publish.how_to_publish(Path(source), project)}"]
+    entity = entity or publish.default_entity()
+    board = build_dashboard(runs, name, entity, project, where=(entity, project))
+    workspace_url, report_url = publish.save(board.workspace, board.report)
+    return lines + [f"dashboard: workspace {workspace_url}", f"dashboard: report {report_url}"]
+
+
+def after_report(out: Path, folders: Sequence[Path]) -> None:
+    """The dashboard of a report just written to `out` over the run `folders`: its specification in
+    `out/dashboard/`, and with WANDB_MODE=online also saved to W&B. Never raises: a report does not fail for its
+    dashboard."""
+    from benchmark.dashboard.publish import online
+
+    source = Path(os.path.commonpath([str(Path(f).resolve()) for f in [*folders, out]]))
+    try:
+        runs = _finished(folders, out, timeout=30)
+        for line in produce(runs, str(source), study_name(source), out / "dashboard", to_wandb=online()):
+            log.info("%s", line)
+    except Exception as e:  # noqa: BLE001 - W&B, the network or a run file: the report stands without it
+        log.warning("dashboard: not built (%s: %s); `python -m benchmark.dashboard %s` retries", type(e).__name__, e,
+                    source)
