@@ -79,7 +79,7 @@ def build_report(paths: Sequence[str | Path], out: str | Path, last_k: int = 5, 
     with atomic_path(out / "report.md") as tmp:
         tmp.write_text(text)
     if use_wandb:
-        _log_wandb(out, by_variant, rows, pngs)
+        _log_wandb(out, by_variant, rows, pngs, references)
     log.info("report: %d runs, %d skipped -> %s", len(inputs.runs), len(inputs.skipped), out / "report.md")
     return rows
 
