@@ -20,7 +20,7 @@ from torch import nn
 
 from benchmark.module import HandStepped
 from benchmark.spaces import DataShape, SearchSpace
-from benchmark.spaces.ops import SegmentMean
+from benchmark.spaces.ops.chain import SegmentMean
 
 CHANNELWISE = (nn.ReLU, nn.MaxPool1d, nn.AvgPool1d, nn.Identity, SegmentMean)
 

@@ -10,7 +10,7 @@ from benchmark.errors import ConfigError
 from benchmark.samplers import UniformSampler
 from benchmark.sharing import FullSharing
 from benchmark.spaces import DataShape, TransformerSpace
-from benchmark.spaces.transformer import BLOCK_OPS
+from benchmark.spaces.ops.transformer import BLOCK_OPS
 from benchmark.supernet import Supernet
 from benchmark.tasks.common import build_study
 

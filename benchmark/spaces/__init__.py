@@ -1,7 +1,9 @@
-"""Search spaces: enumeration, child names, Hamming distance and network builders."""
+"""Search spaces: enumeration, child names, Hamming distance and network builders (their ops in `ops/`)."""
 from benchmark.spaces.base import Arch, DataShape, SearchSpace
-from benchmark.spaces.cells import CellSpace, DeeperInsightsSpace, NB201Space
+from benchmark.spaces.cells import CellSpace
 from benchmark.spaces.chain import ChainSpace, LayeredSpace
+from benchmark.spaces.deeper_insights import DeeperInsightsSpace
+from benchmark.spaces.nb201 import NB201Space
 from benchmark.spaces.transformer import TransformerSpace
 
 __all__ = ["Arch", "CellSpace", "ChainSpace", "DataShape", "DeeperInsightsSpace", "LayeredSpace", "NB201Space", "SearchSpace", "TransformerSpace"]

@@ -7,7 +7,7 @@ from torch import nn
 
 from benchmark.errors import ConfigError, is_int, require
 from benchmark.spaces.base import MAX_CHILDREN, MAX_DEPTH, MAX_WIDTH, Arch, DataShape, SearchSpace, checked_ops
-from benchmark.spaces.ops import OPS, SegmentMean, conv_bn_relu
+from benchmark.spaces.ops.chain import OPS, SegmentMean, conv_bn_relu
 
 DEFAULT_OPS = ("conv3", "conv5", "dilconv3", "maxpool3")
 

@@ -1,4 +1,4 @@
-"""Candidate operations on 1-D signals (batch, channels, length); every op keeps the shape."""
+"""The chain spaces' candidate operations on 1-D signals (batch, channels, length); every op keeps the shape."""
 from __future__ import annotations
 
 from typing import Callable
@@ -7,12 +7,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.spaces.ops.layers import same_padding
+
 
 def conv_bn_relu(channels: int, kernel: int, dilation: int = 1, affine: bool = False) -> nn.Sequential:
     """Conv-BN-ReLU with 'same' padding. BatchNorm is affine-free by default, as in Deeper Insights."""
-    pad = dilation * (kernel - 1) // 2
     return nn.Sequential(
-        nn.Conv1d(channels, channels, kernel, padding=pad, dilation=dilation, bias=False),
+        nn.Conv1d(channels, channels, kernel, padding=same_padding(kernel, dilation), dilation=dilation, bias=False),
         nn.BatchNorm1d(channels, affine=affine),
         nn.ReLU(inplace=True),
     )
