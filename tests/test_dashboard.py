@@ -10,7 +10,7 @@ import wandb_workspaces.reports.v2 as wr
 from benchmark import metrics
 from benchmark.dashboard import __main__ as cli
 from benchmark.dashboard import build_dashboard, catalogue, produce, publish
-from benchmark.dashboard.logged import LoggedRun, from_folders
+from benchmark.dashboard.logged import LoggedRun, from_folders, from_project
 from benchmark.dashboard.publish import specification
 from benchmark.loggers import EpochWandbLogger
 from benchmark.report import build_report
@@ -252,3 +252,23 @@ def test_wandb_mode_online_streams_the_runs(tmp_path, monkeypatch):
             return mode
 
     assert _init(Library(), tmp_path, project="p") == "offline" and calls == ["online", "offline"]
+
+
+def test_a_wandb_project_is_read_through_its_runs_summaries(tmp_path, monkeypatch, capsys):
+    class Run:  # what W&B's API gives for a synced report run
+        id, project, group, job_type, name, state = "r1", "p", "study-a", "report", "report-study-a", "finished"
+        summary_metrics = {"gt_tau": 0.5, "report/variance": {"_type": "table-file"}, "_step": 3}
+
+    class Api:
+        def runs(self, path):
+            assert path == "me/p"
+            return [Run()]
+
+    monkeypatch.setattr(wandb, "Api", Api)
+    monkeypatch.chdir(tmp_path)
+    cli.main(["me/p"])
+    [run] = from_project("me/p")
+    assert run.keys == {"gt_tau": "number", "report/variance": "table"} and run.finished
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"dashboard: specification in {Path('dashboard/me/p/workspace.json')}")
+    assert lines[1] == "dashboard: to publish it: python -m benchmark.dashboard me/p --publish"  # its runs are there

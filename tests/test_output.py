@@ -3,7 +3,6 @@ import json
 import logging
 import os
 import re
-import struct
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import TQDMProgressBar
 
 from benchmark.callbacks.ranking import _RankingBar
+from benchmark.dashboard.records import MAGIC, read_records
 from benchmark.loggers import EpochWandbLogger, finish_wandb
 from benchmark.report import MultirunReport, build_report
 from tests.conftest import ROOT
@@ -33,33 +33,11 @@ def wandb_records(run_dir: Path, timeout: float = 60.0) -> list:
 
 
 def _read_records(run_dir: Path) -> list:
-    """The records of a `.wandb` file as it is now (a LevelDB-style log of protobuf records, 32 KiB blocks)."""
-    from wandb.proto import wandb_internal_pb2 as pb
-
+    """The records of a run's `.wandb` file as it is now ([] before W&B has written its header)."""
     paths = list(run_dir.glob("*.wandb"))
-    if not paths:
+    if not paths or not paths[0].read_bytes().startswith(MAGIC):
         return []
-    [path] = paths
-    data, records, pos, partial = path.read_bytes(), [], 7, b""  # 7: ':W&B', magic, version
-    if data[:4] != b":W&B":
-        return []
-    while pos + 7 <= len(data):
-        left = 32768 - pos % 32768
-        if left < 7:  # a block's tail too short for a header is padding
-            pos += left
-            continue
-        _, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
-        if kind == 0:
-            pos += left
-            continue
-        partial += data[pos + 7:pos + 7 + length]
-        pos += 7 + length
-        if kind in (1, 4):  # a whole record, or the last piece of one
-            record = pb.Record()
-            record.ParseFromString(partial)
-            records.append(record)
-            partial = b""
-    return records
+    return read_records(paths[0])
 
 
 def history(run_dir: Path) -> list[dict]:

@@ -76,8 +76,12 @@ def produce(runs: list[LoggedRun], source: str, name: str, out: Path, entity: st
     board = build_dashboard(runs, name, entity, project)
     paths = publish.write_specification(out, board.workspace, board.report)
     lines = [f"dashboard: specification in {', '.join(map(str, paths))}"]
+    unfinished = [r.name for r in runs if not r.finished]
+    if unfinished:
+        lines.append(f"dashboard: {len(unfinished)} run(s) still running or cut short ({', '.join(unfinished)}): "
+                     "it draws what they logged so far")
     if not to_wandb:
-        return lines + [f"dashboard: {publish.how_to_publish(Path(source), project)}"]
+        return lines + [f"dashboard: {publish.how_to_publish(source, project)}"]
     entity = entity or publish.default_entity()
     board = build_dashboard(runs, name, entity, project, where=(entity, project))
     workspace_url, report_url = publish.save(board.workspace, board.report)

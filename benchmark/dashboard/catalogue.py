@@ -75,10 +75,12 @@ STABILITY = Section(
     missing="No report run: `python -m benchmark.report <sweep>` writes one per variant (a sweep writes it at its end).")
 TRAINING = Section(
     "Training",
-    "The supernet's training loss and accuracy per epoch (mean over seeds, +-1 std), and every other training or "
-    "validation metric the runs log.",
+    "The supernet's training loss and accuracy per epoch (mean over seeds, +-1 std), the training loss beside the "
+    "children's mean validation loss, and every other training or validation metric the runs log.",
     (Chart("Training loss", ("train/loss",)),
      Chart("Training accuracy", ("train/acc",)),
+     Chart("Training loss and the children's mean validation loss (report run: mean over seeds)",
+           ("per_epoch/train_loss", "per_epoch/val_loss")),
      Chart("{key}", ("train/*", "val/*"), each=True)))
 INTERFERENCE = Section(
     "Interference",
@@ -100,6 +102,10 @@ VARIANTS = (
           ("t1r", "proxy/*/t1r", "ground_truth/t1r", "random/t1r"), "bar"),
     Chart("S-Tau per variant, ceiling and floor", ("s_tau", "ground_truth/s_tau", "random/s_tau"), "bar"),
     Chart("Regret per variant, proxies and floor", ("regret", "proxy/*/regret", "random/regret"), "bar"),
+    Chart("Top p % found per variant, proxies and floor",
+          ("top*pct_found", "proxy/*/top*pct_found", "random/top*pct_found"), "bar"),
+    Chart("True percentile of the pick per variant, proxies and floor",
+          ("pick_percentile", "proxy/*/pick_percentile", "random/pick_percentile"), "bar"),
     Chart("Consecutive-epoch tau and top-1 changes over the last epochs", ("epoch_tau", "top1_changes"), "bar"),
     Chart("Top-5 overlap between seeds", ("top5_overlap",), "bar"),
 )
@@ -118,7 +124,7 @@ SECTIONS = (RANKING, STABILITY, TRAINING, INTERFERENCE, PROXIES)
 VARIANCE_TABLE = Chart("The variance table", ("report/variance",), "table")
 SUMMARY_TABLE = Chart("Every figure with its interval", ("report/summary",), "table")
 RANKINGS_TABLE = Chart("Final rankings", ("report/rankings",), "table")
-REPORT_PLOTS = Chart("Rank trajectories and how often children make the top k",
-                     ("report/rank_trajectories", "report/top_k_frequency"), "image")
+REPORT_PLOTS = Chart("Rank trajectories, how often children make the top k, and loss against GT-Tau",
+                     ("report/rank_trajectories", "report/top_k_frequency", "report/loss_vs_gt_tau"), "image")
 #: The report runs' summary figures shown as columns of the variants' table, each with its interval.
 FIGURES = ("gt_tau", "s_tau", "t1r", "t3r", "regret", "epoch_tau", "top5_overlap", "gt_tau_mean_k")

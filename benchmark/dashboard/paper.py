@@ -38,10 +38,16 @@ def _grid(runsets: list[wr.Runset], found: list[Any]) -> list[Any]:
     return [wr.PanelGrid(runsets=runsets, panels=found)] if found else []
 
 
-def _section(section: c.Section, runsets: list[wr.Runset], logged: Mapping[str, str], drawn: set[str]) -> list[Any]:
+def _tables(one: wr.Runset, logged: Mapping[str, str], *charts: c.Chart) -> list[Any]:
+    """Panels of what every report run logs alike (tables, plots), read from one of them: one copy, not one a run."""
+    return _grid([one], [p for chart in charts for p in panels(chart, logged)])
+
+
+def _section(heading: str, section: c.Section, runsets: list[wr.Runset], logged: Mapping[str, str],
+             drawn: set[str]) -> list[Any]:
     """A heading, what the section shows (and what to run where it has nothing), and its charts."""
     [about, *charts] = section_panels(section, logged, drawn)
-    return [wr.H2(section.name), wr.P(about.markdown), *_grid(runsets, charts)]
+    return [wr.H2(heading), wr.P(about.markdown), *_grid(runsets, charts)]
 
 
 def build_report(runs: list[LoggedRun], entity: str, project: str, title: str,
@@ -55,22 +61,23 @@ def build_report(runs: list[LoggedRun], entity: str, project: str, title: str,
     seed_set = _runset("Seeds, grouped by study", seeds, where, groupby=["Group"])
     variant_set = _runset("Variants: one report run each", reports, where, pinned_columns=columns)
     one = _runset("The report's tables", reports[:1], where)
-    tables = lambda *charts: _grid([one], [p for chart in charts for p in panels(chart, logged)])  # noqa: E731
     studies = sorted({r.group for r in runs if r.group})
     blocks = [
         wr.P(f"Built from the study's W&B runs: {len(seeds)} seed run(s) in {len(studies)} study group(s) and one "
              f"report run per variant ({len(reports)}), which holds the cross-seed figures of `python -m "
              f"benchmark.report`. Every number and chart below is read from what those runs logged."),
         wr.TableOfContents(),
-        wr.H2("The variance table"), wr.P(VARIANCE_TEXT), *tables(c.VARIANCE_TABLE),
-        *_section(c.RANKING, [seed_set, variant_set], logged, drawn),
-        *_section(c.STABILITY, [variant_set, seed_set], logged, drawn), *tables(c.REPORT_PLOTS),
-        *_section(c.PROXIES, [variant_set], logged, drawn),
-        wr.H2("The ground truth's ceiling and the random floor"), wr.P(REFERENCES_TEXT), *tables(c.SUMMARY_TABLE),
+        wr.H2("The variance table"), wr.P(VARIANCE_TEXT), *_tables(one, logged, c.VARIANCE_TABLE),
+        *_section("Ranking quality per epoch", c.RANKING, [seed_set, variant_set], logged, drawn),
+        *_section("Stability per epoch", c.STABILITY, [variant_set, seed_set], logged, drawn),
+        *_tables(one, logged, c.REPORT_PLOTS),
+        *_section("The variants side by side, with proxies, the ceiling and the floor", c.PROXIES, [variant_set],
+                  logged, drawn),
+        wr.H2("Every figure with its interval"), wr.P(REFERENCES_TEXT), *_tables(one, logged, c.SUMMARY_TABLE),
         wr.H2("Final rankings"), wr.P("Every seed's final ranking, best first, with each child's ground-truth "
-                                      "accuracy and rank."), *tables(c.RANKINGS_TABLE),
-        *_section(c.TRAINING, [seed_set], logged, drawn),
-        *_section(c.INTERFERENCE, [seed_set], logged, drawn),
+                                      "accuracy and rank."), *_tables(one, logged, c.RANKINGS_TABLE),
+        *_section("Training", c.TRAINING, [seed_set, variant_set], logged, drawn),
+        *_section("Interference", c.INTERFERENCE, [seed_set], logged, drawn),
     ]
     return wr.Report(entity=entity, project=project, title=title[:128], description=", ".join(studies)[:1000],
                      blocks=blocks)

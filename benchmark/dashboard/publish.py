@@ -64,8 +64,11 @@ def sync_patterns(source: Path) -> list[str]:
     return [str(Path(source, *["*"] * d, "wandb", "offline-run-*")) for d in sorted(depths)]
 
 
-def how_to_publish(source: Path, project: str) -> str:
-    """The two commands that publish an offline study: upload its runs, then build the dashboard again on W&B."""
-    runs = " ".join(sync_patterns(source)) or f"{source}/*/wandb/offline-run-*"
-    return (f"to publish it: wandb sync --entity E --project {project} {runs}; then python -m benchmark.dashboard "
-            f"{source} --publish --entity E --project {project} (E: your W&B entity)")
+def how_to_publish(source: str, project: str) -> str:
+    """What publishes the dashboard: upload the offline runs under `source`, if any, then build it again for W&B."""
+    command = f"python -m benchmark.dashboard {source} --publish"
+    patterns = sync_patterns(Path(source)) if Path(source).is_dir() else []
+    if not patterns:  # a W&B project, or runs that streamed online: they are on W&B already
+        return f"to publish it: {command}"
+    return (f"to publish it: wandb sync --entity E --project {project} {' '.join(patterns)}; then {command} "
+            f"--entity E --project {project} (E: your W&B entity)")

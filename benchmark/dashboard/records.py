@@ -3,8 +3,8 @@ logged is known before it is synced, so a dashboard can be built and checked aga
 
 The file is W&B's LevelDB-style log: a 7-byte header (`:W&B`, a 2-byte magic, a version byte), then 32 KiB blocks of
 chunks, each a 7-byte header (CRC-32, length, type) and its bytes; a record is one FULL chunk or FIRST, MIDDLE..., LAST.
-A block's tail too short for a chunk header, or a chunk of type 0, is padding. A file still being written may end inside a record: the
-records up to there are returned."""
+A block's tail too short for a chunk header, or a chunk of type 0, is padding. A file still being written may end
+inside a record: the records up to there are returned."""
 from __future__ import annotations
 
 import struct
