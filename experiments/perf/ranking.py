@@ -15,8 +15,7 @@ from experiments.perf.clock import timed_fit, times
 from experiments.perf.recipe import Recipe
 
 
-def ranking_cost(recipe: Recipe, rounds: int, repeats: int, device: torch.device,
-                 calib_batches: int = 2) -> dict[str, float]:
+def ranking_cost(recipe: Recipe, rounds: int, repeats: int, device: torch.device) -> dict[str, float]:
     """Ranking every child vs. a training epoch, in interleaved rounds (a few epochs, then a few rankings of the
     weights they reached) so that a noisy spell of the machine hits both; each side's figure is its fastest run
     (noise only ever adds time)."""
@@ -24,8 +23,7 @@ def ranking_cost(recipe: Recipe, rounds: int, repeats: int, device: torch.device
     dm, space = recipe.data, recipe.space()
     supernet = Supernet(space, recipe.sharing(), dm.shape)
     module = SupernetModule(supernet, recipe.sampler(space), recipe.optimizer)
-    val = [(x.to(device), y.to(device)) for x, y in dm.val_dataloader()]
-    calib = [x.to(device) for x in dm.calibration_inputs(calib_batches)]
+    val, calib = recipe.ranking_batches(device)
     children = range(supernet.num_children)
     epochs: list[float] = []
     tree: dict[int, list[float]] = {1: [], 64: []}  # prefix-tree nodes of one depth computed together

@@ -22,6 +22,7 @@ CONF = Path(__file__).resolve().parents[2] / "conf"
 #: conf/search_space options that `--spaces` measures.
 SPACES = ("chain", "deeper_insights", "nb201", "transformer")
 Optimizer = Callable[..., torch.optim.Optimizer]
+Batches = list[tuple[torch.Tensor, torch.Tensor]]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,13 @@ class Recipe:
         dm: ArrayDataModule = instantiate(self.cfg.data)
         dm.setup()
         return dm
+
+    def ranking_batches(self, device: torch.device) -> tuple[Batches, list[torch.Tensor]]:
+        """What a ranking reads, on `device`: the validation batches and the training batches that re-calibrate
+        BatchNorm (`callbacks.ranking.calib_batches` of them)."""
+        val = [(x.to(device), y.to(device)) for x, y in self.data.val_dataloader()]
+        calib = [x.to(device) for x in self.data.calibration_inputs(self.cfg.callbacks.ranking.calib_batches)]
+        return val, calib
 
     @property
     def shape(self) -> DataShape:

@@ -19,8 +19,7 @@ def space_costs(recipe: Recipe, repeats: int, device: torch.device) -> dict[str,
     """Per space: median supernet training step (training batch) and one ranking on the default data; step at batch
     64 on CIFAR-10-sized random images for spaces that take images."""
     dm = recipe.data
-    val = [(x.to(device), y.to(device)) for x, y in dm.val_dataloader()]
-    calib = [x.to(device) for x in dm.calibration_inputs(2)]
+    val, calib = recipe.ranking_batches(device)
     x, y = (t.to(device) for t in next(iter(dm.train_dataloader())))
     out = {}
     for name in SPACES:

@@ -32,8 +32,7 @@ def thread_choice(recipe: Recipe, pairs: int, device: torch.device, default: int
     sampler = recipe.sampler(space)
     optimizer = recipe.optimizer(params=supernet.parameters())
     batches = [[t.to(device) for t in batch] for batch in dm.train_dataloader()]
-    val = [(x.to(device), y.to(device)) for x, y in dm.val_dataloader()]
-    calib = [x.to(device) for x in dm.calibration_inputs(2)]
+    val, calib = recipe.ranking_batches(device)
 
     def epoch_and_ranking() -> None:
         supernet.train()
