@@ -62,6 +62,12 @@ def true_ranks(truth: Scores) -> dict[Hashable, int]:
     return {c: 1 + int(np.searchsorted(descending, -v, side="left")) for c, v in truth.items()}
 
 
+def same_children(tables: Sequence[Scores]) -> bool:
+    """Whether the tables rank the same children: S-Tau and overlaps compare such rankings, and the seeds of a pruning
+    search end with different kept children (at the last epochs there is no S-Tau to give)."""
+    return len({frozenset(t) for t in tables}) <= 1
+
+
 def s_tau(tables: Sequence[Scores]) -> dict[str, float]:
     """Stability of N instances: mean (and min, max) of Kendall's tau over all pairs, 2/(N(N-1)) sum_{i<j} tau."""
     if len(tables) < 2:

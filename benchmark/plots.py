@@ -195,7 +195,8 @@ def _s_tau_range(runs: list, epochs: Sequence[int]) -> tuple[np.ndarray, np.ndar
     """Min and max of the pairwise tau per epoch, where a variant has at least two seed pairs."""
     if len(runs) < 3:
         return None
-    st = [metrics.s_tau([r.epochs[e] for r in runs]) for e in epochs]
+    tables = [[r.epochs[e] for r in runs] for e in epochs]
+    st = [metrics.s_tau(t) if metrics.same_children(t) else {"min": np.nan, "max": np.nan} for t in tables]
     return np.array([s["min"] for s in st]), np.array([s["max"] for s in st])
 
 
@@ -372,25 +373,26 @@ def rank_trajectories_figure(runs_by_variant: dict[str, list], top: int = 5) -> 
     most_seeds, bars = 1, True
     for ax, (variant, runs) in zip(axes.flat, runs_by_variant.items()):
         epochs = sorted(set.intersection(*(set(r.epochs) for r in runs)))
-        n = len(runs[0].final)
+        n = len(runs[0].epochs[epochs[0]])
         ranks = {e: [metrics.ranks(r.epochs[e]) for r in runs] for e in epochs}
-        final = {c: np.mean([rk[c] for rk in ranks[epochs[-1]]]) for c in ranks[epochs[-1]][0]}
+        # A pruning search's seeds keep different children: each child's mean is over the seeds that still rank it.
+        final = {c: np.mean([rk[c] for rk in ranks[epochs[-1]] if c in rk]) for rk in ranks[epochs[-1]] for c in rk}
         shown = sorted(final, key=lambda c: (final[c], c))[:top]
         bars = len(epochs) <= BARS_UP_TO
         worst = 1.0
         for i, child in enumerate(shown):
-            per = np.array([[rk[child] for rk in ranks[e]] for e in epochs], float)
-            mean, color = per.mean(1), f"C{i % 10}"
+            per = np.array([[rk.get(child, np.nan) for rk in ranks[e]] for e in epochs], float)
+            mean, color = np.nanmean(per, 1), f"C{i % 10}"
             ops = describe(child, runs[0].space)
             label = f"{short_name(child)}: {ops}" if ops else short_name(child, 60)
             x = np.array(epochs, float) + (0.07 * (i - (len(shown) - 1) / 2) if bars and len(runs) >= 2 else 0.0)
             ax.plot(x, mean, color=color, marker="o", ms=4, label=label)
             if len(runs) >= 2 and bars:
-                ax.errorbar(x, mean, yerr=[mean - per.min(1), per.max(1) - mean], fmt="none", ecolor=color,
+                ax.errorbar(x, mean, yerr=[mean - np.nanmin(per, 1), np.nanmax(per, 1) - mean], fmt="none", ecolor=color,
                             elinewidth=1.2, capsize=2.5, alpha=0.75)
             elif len(runs) >= 2:
-                ax.fill_between(x, per.min(1), per.max(1), color=color, alpha=0.1, lw=0)
-            worst = max(worst, float(per.max()))
+                ax.fill_between(x, np.nanmin(per, 1), np.nanmax(per, 1), color=color, alpha=0.1, lw=0)
+            worst = max(worst, float(np.nanmax(per)))
         bottom = min(n + 0.5, worst + max(1.0, 0.06 * (worst - 1)))
         ax.set_ylim(bottom, 0.5)  # inverted: rank 1 (the best) on top, always in view
         _rank_ticks(ax, bottom)
@@ -458,7 +460,7 @@ def top_k_frequency_figure(runs_by_variant: dict[str, list], k: int = 5, max_bar
     top_share, shown_names = 0.0, []
     for ax, (variant, runs) in zip(axes[:, 0], runs_by_variant.items()):
         share, total = shares[variant]
-        n = len(runs[0].final)
+        n = len(runs[0].epochs[min(runs[0].epochs)])  # before any pruning
         shown = sorted(share, key=lambda c: (-share[c], c))[:max_bars]
         shown_names += shown
         ax.bar(range(len(shown)), [share[c] for c in shown], color="C0")

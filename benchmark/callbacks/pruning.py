@@ -48,8 +48,9 @@ class Pruning(pl.Callback):
                 f"rounds x every < trainer.max_epochs ({self.rounds} x {self.every} >= {epochs}): the last pruning "
                 f"must leave epochs to train the kept children")
         n = len(self.ranking.ranked(pl_module))
-        require(n >= 2 and math.floor(self.drop * n) >= 1, "task.drop", self.drop,
-                f"a share that drops at least one of the {n} ranked children")
+        require(math.floor(self.drop * n) >= 1 and kept_counts(n, self.rounds, self.drop)[-1] >= 2, "task.drop",
+                self.drop, f"a share that drops at least one of the {n} ranked children and, after {self.rounds} "
+                           f"rounds, keeps at least two to rank (keeps {kept_counts(n, self.rounds, self.drop)})")
         sampler = pl_module.sampler
         require(sampler.walks_subsets, "sampler", type(sampler).__name__, SUBSETS)
 

@@ -15,7 +15,8 @@ from benchmark import dense
 from benchmark.io import atomic_path, write_csv
 from benchmark.report.markdown import (_warnings, comparison_section, interference_section, loss_section, markdown,
                                        supernet_help_section)
-from benchmark.report.runs import Inputs, ReportError, Run, find_run_folders, load_inputs, load_run, nothing_to_report
+from benchmark.report.pruning import pruning_rows, pruning_section
+from benchmark.report.runs import SEARCH_TASKS, Inputs, ReportError, Run, find_run_folders, load_inputs, load_run, nothing_to_report
 from benchmark.report.summary import (COLUMNS, COMPARISON_COLUMNS, PER_EPOCH_COLUMNS, _references, compare, per_epoch,
                                       proxy_rows, random_floor, variant_summary)
 from benchmark.report.wandb_run import _log_wandb
@@ -70,11 +71,16 @@ def build_report(paths: Sequence[str | Path], out: str | Path, last_k: int = 5, 
     loss_png = "loss_vs_gt_tau.png" if plots.loss_vs_tau(epoch_rows, out / "loss_vs_gt_tau.png", by_variant, rho) \
         else None
     pngs += [loss_png] if loss_png else []
+    pruned, damaged = pruning_rows(by_variant)
+    for path, why in damaged:
+        log.warning("report: %s: %s; left out of the pruning table", path, why)
+    if pruned:
+        write_csv(out / "pruning.csv", list(pruned[0]), [list(r.values()) for r in pruned])
     for warning in _warnings(rows, references, inputs.runs):
         log.warning("report: %s", warning.replace("**", ""))
     text = (markdown(inputs, rows, references, last_k, pngs) + supernet_help_section(rows, references)
             + loss_section(rows, epoch_rows, loss_png) + comparison_section(comparisons)
-            + interference_section(by_variant, out)
+            + pruning_section(pruned) + interference_section(by_variant, out)
             + dense.section(dense.recency([(r.steps, r.since) for r in inputs.runs if r.steps])))
     with atomic_path(out / "report.md") as tmp:
         tmp.write_text(text)
@@ -94,7 +100,7 @@ class MultirunReport(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep = Path(config.hydra.sweep.dir)
-        if config.task.name != "search":
+        if config.task.name not in SEARCH_TASKS:
             return
         try:
             build_report([sweep], sweep / "report", last_k=self.last_k, use_wandb=self.use_wandb)

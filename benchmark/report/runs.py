@@ -29,6 +29,8 @@ RUN_MARKERS = (".hydra", "rankings.csv", "snapshot.json", "status.json")
 #: What a damaged file raises while it is read; such a run is skipped with the error's text.
 DAMAGE = (OSError, ValueError, KeyError, csv.Error, yaml.YAMLError)
 SNAPSHOT_KEYS = ("space", "decisions", "choices", "num_children")
+#: Tasks whose runs rank children every epoch (a pruning search ranks fewer after each pruning).
+SEARCH_TASKS = ("search", "prune_search")
 
 
 @dataclass
@@ -114,8 +116,8 @@ def _read_config(folder: Path) -> tuple[dict[str, Any], int, int]:
     if not file.exists():
         raise ValueError("no .hydra/config.yaml (its seed, task and trainer.max_epochs are unknown)")
     config = _mapping(yaml.safe_load(file.read_text()), ".hydra/config.yaml")
-    if lookup(config, "task.name", None) != "search":
-        raise ValueError(f"task {lookup(config, 'task.name', None)!r} is not a search run")
+    if lookup(config, "task.name", None) not in SEARCH_TASKS:
+        raise ValueError(f"task {lookup(config, 'task.name', None)!r} is not a search run (one of {list(SEARCH_TASKS)})")
     seed, max_epochs = lookup(config, "seed", None), lookup(config, "trainer.max_epochs", None)
     if not isinstance(seed, int):
         raise ValueError(f".hydra/config.yaml has seed={seed!r}, not an integer")
@@ -173,8 +175,10 @@ def _train_loss(folder: Path) -> dict[int, float]:
         return {}
 
 
-def _check_epochs(rows: dict[int, list[tuple[int, str, float]]], n: int, max_epochs: int) -> None:
-    """Epochs 0..max_epochs-1, each a complete snapshot of the same n children: ranks 1..n, every child once."""
+def _check_epochs(rows: dict[int, list[tuple[int, str, float]]], n: int, max_epochs: int,
+                  kept_after: dict[int, set[str]]) -> None:
+    """Epochs 0..max_epochs-1, each a complete snapshot: ranks 1..m, every child once, the same n children in every
+    epoch - or, in a pruning search, after each pruning epoch exactly the children pruning.csv kept."""
     missing = sorted(set(range(max_epochs)) - rows.keys())
     if missing:
         raise ValueError(f"rankings.csv has {max_epochs - len(missing)} of the {max_epochs} epochs the config "
@@ -182,15 +186,30 @@ def _check_epochs(rows: dict[int, list[tuple[int, str, float]]], n: int, max_epo
     if rows.keys() - set(range(max_epochs)):
         raise ValueError(f"rankings.csv has epochs beyond trainer.max_epochs={max_epochs}: "
                          f"{sorted(rows.keys() - set(range(max_epochs)))}")
+    first = {c for _, c, _ in rows[0]}
     for epoch, ranked in sorted(rows.items()):
+        pruned = [p for p in kept_after if p < epoch]
+        expected = kept_after[max(pruned)] if pruned else first
+        m = len(expected) if pruned else n
         children = {c for _, c, _ in ranked}
-        if len(ranked) != n or len(children) != n:
+        if len(ranked) != m or len(children) != m:
             raise ValueError(f"rankings.csv epoch {epoch} has {len(ranked)} rows for {len(children)} children, "
-                             f"expected {n} children once each (truncated or duplicated?)")
-        if sorted(r for r, _, _ in ranked) != list(range(1, n + 1)):
-            raise ValueError(f"rankings.csv epoch {epoch} does not hold ranks 1..{n} once each (a cut line?)")
-    if len({frozenset(c for _, c, _ in ranked) for ranked in rows.values()}) > 1:
-        raise ValueError("rankings.csv ranks different children in different epochs")
+                             f"expected {m} children once each (truncated or duplicated?)")
+        if sorted(r for r, _, _ in ranked) != list(range(1, m + 1)):
+            raise ValueError(f"rankings.csv epoch {epoch} does not hold ranks 1..{m} once each (a cut line?)")
+        if children != expected:
+            raise ValueError(f"rankings.csv epoch {epoch} ranks other children than pruning.csv kept after epoch "
+                             f"{max(pruned)}" if pruned else "rankings.csv ranks different children in different "
+                                                             "epochs")
+
+
+def _kept_after(folder: Path) -> dict[int, set[str]]:
+    """pruning.csv (task=prune_search) as epoch -> the children kept after it; {} for a run that never pruned."""
+    file = folder / "pruning.csv"
+    if not file.exists():
+        return {}
+    with open(file, newline="") as f:
+        return {int(row["epoch"]): set(row["kept"].split()) for row in csv.DictReader(f)}
 
 
 def load_run(folder: Path) -> Run:
@@ -204,7 +223,7 @@ def load_run(folder: Path) -> Run:
         raise ValueError("no rankings.csv / snapshot.json (the run failed before its first snapshot?)")
     snapshot = _read_snapshot(folder)
     rows, truth, val_loss = _read_rows(rankings)
-    _check_epochs(rows, snapshot["num_children"], max_epochs)
+    _check_epochs(rows, snapshot["num_children"], max_epochs, _kept_after(folder))
     # Listed by the rank column, so that the metrics judge the run's own pick when accuracies tie (see metrics.py).
     epochs = {e: {c: acc for _, c, acc in sorted(ranked)} for e, ranked in sorted(rows.items())}
     steps, since = dense.read(folder / dense.FILE, snapshot["num_children"]) if (folder / dense.FILE).exists() \
@@ -304,8 +323,9 @@ def _refuse_mixed(runs: list[Run], label: Callable[[Run], str], what: str) -> No
 
 
 def _sample_label(run: Run) -> str:
-    """A short name for the children a run ranks: runs ranking different samples cannot be compared child by child."""
-    return f"children sample {hashlib.sha1(' '.join(sorted(run.final)).encode()).hexdigest()[:8]}"
+    """A short name for the children a run ranks (before any pruning): runs ranking different samples cannot be
+    compared child by child."""
+    return f"children sample {hashlib.sha1(' '.join(sorted(run.epochs[min(run.epochs)])).encode()).hexdigest()[:8]}"
 
 
 def load_inputs(paths: Sequence[str | Path]) -> Inputs:

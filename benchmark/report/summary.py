@@ -54,7 +54,7 @@ def variant_summary(runs: list[Run], last_k: int, dense_k: int = 64) -> dict[str
                            "epochs": min(max(r.epochs) for r in runs) + 1}
     per_seed: dict[str, dict[int, float]] = {key: {} for key in PER_SEED}
     finals = [r.final for r in runs]
-    if len(runs) >= 2:
+    if len(runs) >= 2 and metrics.same_children(finals):
         st = metrics.s_tau(finals)
         overlap = lambda a, b: metrics.top_k_overlap(a, b, 5)  # noqa: E731
         row.update({"s_tau": st["mean"], "s_tau_min": st["min"], "s_tau_max": st["max"],
@@ -163,7 +163,7 @@ def per_epoch(runs: list[Run]) -> list[dict[str, Any]]:
     judged = [r for r in runs if r.truth]
     for epoch in sorted(set.intersection(*(set(r.epochs) for r in runs))):
         row: dict[str, Any] = {"epoch": epoch}
-        if len(runs) >= 2:
+        if len(runs) >= 2 and metrics.same_children([r.epochs[epoch] for r in runs]):
             row["s_tau"] = metrics.s_tau([r.epochs[epoch] for r in runs])["mean"]
         row.update(_mean_std("gt_tau", [metrics.kendall_tau(r.epochs[epoch], r.truth) for r in judged]))
         for key in ("train_loss", "val_loss"):

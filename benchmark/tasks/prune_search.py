@@ -31,7 +31,7 @@ def pruned_space(truth: dict[str, float], kept: list[str], top: float = 0.1) -> 
     """How good a kept set is: is the true best in it, what share of the true top `top` (at least one child) and what
     mean ground-truth accuracy it holds, beside the whole space's."""
     ranks = metrics.true_ranks(truth)
-    cut = max(1, math.ceil(top * len(truth)))
+    cut = metrics.top_count(len(truth), 100 * top)
     best = min(ranks[c] for c in kept)
     return {"kept": len(kept), "true_best_kept": best == 1, "best_kept_true_rank": best,
             "top10_kept": sum(ranks[c] <= cut for c in kept) / sum(r <= cut for r in ranks.values()),
