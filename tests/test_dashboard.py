@@ -1,6 +1,7 @@
 """The W&B dashboards: built offline from a real sweep's run files, every panel reading a key some run logged and every
 chart of the catalogue there; new metrics appear by themselves; what the report runs log for them; the command."""
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -171,7 +172,8 @@ def test_the_command_writes_the_specification_offline_and_says_how_to_publish(st
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"dashboard: specification in {out / 'workspace.json'}, {out / 'report.json'}"
     assert f"wandb sync --entity E --project weight-sharing-benchmark {study}/*/wandb/offline-run-*" in lines[1]
-    assert f"python -m benchmark.dashboard {study} --publish --entity E --project weight-sharing-benchmark" in lines[1]
+    assert (f"then python -m benchmark.dashboard {study} --out {out} --name variance --publish --entity E --project "
+            "weight-sharing-benchmark") in lines[1]
     report = json.loads((out / "report.json").read_text())
     assert report["displayName"] == "Weight-sharing NAS study: variance"
     assert all(rs.get("project") is None for rs in _runsets(report))  # offline: no project for W&B to look up
@@ -218,8 +220,8 @@ def test_online_the_dashboard_is_saved_and_its_urls_printed(study, tmp_path, mon
 
     monkeypatch.setattr("wandb_workspaces.reports.v2.interface.execute_graphql", lookup)
     monkeypatch.setattr("wandb_workspaces.reports.v2.interface._get_api", lambda: None)
-    lines = produce(from_folders([study]), str(study), "s", tmp_path, to_wandb=publish.online())
-    assert lines[1:] == ["dashboard: workspace https://w", "dashboard: report https://r"]
+    lines = produce(from_folders([study]), [str(study)], "s", tmp_path, to_wandb=publish.online())
+    assert lines[1:3] == ["dashboard: workspace https://w", "dashboard: report https://r"]
     [(workspace, report)] = saved
     assert (workspace.entity, workspace.project) == ("me", "weight-sharing-benchmark")
     assert {rs._to_model().project.name for block in report.blocks if isinstance(block, wr.PanelGrid)
@@ -272,3 +274,34 @@ def test_a_wandb_project_is_read_through_its_runs_summaries(tmp_path, monkeypatc
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(f"dashboard: specification in {Path('dashboard/me/p/workspace.json')}")
     assert lines[1] == "dashboard: to publish it: python -m benchmark.dashboard me/p --publish"  # its runs are there
+
+
+def test_a_study_over_several_sweeps_says_the_command_for_exactly_its_folders(tmp_path, caplog, capsys):
+    truth = scores(99, noise=0.0)
+    for sweep, seed in (("a", 0), ("a", 1), ("b", 2)):
+        make_run(tmp_path / sweep / str(seed), seed, [scores(seed)], truth=truth)
+    out = tmp_path / "elsewhere" / "report"
+    with caplog.at_level(logging.INFO, logger="benchmark.dashboard"):
+        build_report([tmp_path / "a", tmp_path / "b"], out)
+    command = (f"python -m benchmark.dashboard {tmp_path / 'a'} {tmp_path / 'b'} {out} --out {out / 'dashboard'} "
+               f"--name elsewhere --publish")
+    [hint] = [r.getMessage() for r in caplog.records if "to publish it" in r.getMessage()]
+    assert f"wandb sync --entity E --project weight-sharing-benchmark {out}/wandb/offline-run-*; then {command}" in hint
+    cli.main(command.split()[3:-1])  # the same command offline writes the same specification
+    assert capsys.readouterr().out.splitlines()[-1].endswith(f"then {command} --entity E --project "
+                                                             "weight-sharing-benchmark (E: your W&B entity)")
+
+
+def test_runs_not_synced_yet_are_named_when_publishing(study, tmp_path, monkeypatch):
+    monkeypatch.setattr(publish, "save", lambda w, r: ["https://w", "https://r"])
+    run_files = sorted(study.glob("*/wandb/offline-run-*/*.wandb"))
+    markers = [f.with_name(f.name + ".synced") for f in run_files[1:]]  # what `wandb sync` leaves beside a run file
+    try:
+        for marker in markers:
+            marker.touch()
+        lines = produce(from_folders([study]), [str(study)], "s", tmp_path, entity="me", to_wandb=True)
+    finally:
+        for marker in markers:
+            marker.unlink()
+    assert lines[-1] == (f"dashboard: 1 offline run(s) are not on W&B yet, so it cannot show them: wandb sync --entity "
+                         f"me --project weight-sharing-benchmark {study}/*/wandb/offline-run-*")

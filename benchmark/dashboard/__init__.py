@@ -49,29 +49,23 @@ def build_dashboard(runs: list[LoggedRun], name: str, entity: str = "", project:
     return Dashboard(build_workspace(runs, entity, project, title), build_report(runs, entity, project, title, where))
 
 
-def study_name(folder: Path) -> str:
-    """A study's name from its folder: the sweep's, also when given its report folder."""
-    folder = folder.resolve()
-    return folder.parent.name if folder.name == "report" else folder.name
-
-
-def _finished(folders: Sequence[Path], report: Path, timeout: float) -> list[LoggedRun]:
-    """The runs under `folders` and `report`, once the report runs' files there hold their exit record (W&B's service
+def _finished(sources: Sequence[str], report: Path, timeout: float) -> list[LoggedRun]:
+    """The runs under `sources`, once the files of the report runs in `report` hold their exit record (W&B's service
     may still be writing them when `finish()` returns) or `timeout` seconds have passed."""
     deadline = time.monotonic() + timeout
     while not all(read_run_file(f).finished for f in run_files(report)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    return from_folders([*folders, report])
+    return from_folders([Path(s) for s in sources])
 
 
-def produce(runs: list[LoggedRun], source: str, name: str, out: Path, entity: str = "", project: str = "",
-            to_wandb: bool = False) -> list[str]:
-    """Build the dashboard and write its specification to `out` (without a network, whatever else happens); then,
-    `to_wandb`, save it to W&B under `entity` (by default the key's) and `project` (by default the runs'). Returns
-    what to tell the user, line by line."""
+def produce(runs: list[LoggedRun], sources: Sequence[str], name: str, out: Path, entity: str = "",
+            project: str = "", to_wandb: bool = False) -> list[str]:
+    """Build the dashboard of the runs found in `sources` and write its specification to `out` (without a network,
+    whatever else happens); then, `to_wandb`, save it to W&B under `entity` (by default the key's) and `project` (by
+    default the runs'). Returns what to tell the user, line by line."""
     from benchmark.dashboard import publish
 
-    check_runs(runs, source)
+    check_runs(runs, " ".join(sources))
     project = project or runs[0].project
     board = build_dashboard(runs, name, entity, project)
     paths = publish.write_specification(out, board.workspace, board.report)
@@ -81,24 +75,38 @@ def produce(runs: list[LoggedRun], source: str, name: str, out: Path, entity: st
         lines.append(f"dashboard: {len(unfinished)} run(s) still running or cut short ({', '.join(unfinished)}): "
                      "it draws what they logged so far")
     if not to_wandb:
-        return lines + [f"dashboard: {publish.how_to_publish(source, project)}"]
+        return lines + [f"dashboard: {publish.how_to_publish(sources, out, name, project)}"]
     entity = entity or publish.default_entity()
     board = build_dashboard(runs, name, entity, project, where=(entity, project))
     workspace_url, report_url = publish.save(board.workspace, board.report)
-    return lines + [f"dashboard: workspace {workspace_url}", f"dashboard: report {report_url}"]
+    lines += [f"dashboard: workspace {workspace_url}", f"dashboard: report {report_url}"]
+    missing = publish.unsynced(sources)
+    if missing:
+        lines.append(f"dashboard: {missing} offline run(s) are not on W&B yet, so it cannot show them: "
+                     f"{publish.sync_command(sources, entity, project)}")
+    return lines
+
+
+def report_sources(out: Path, folders: Sequence[Path]) -> list[Path]:
+    """The folders a report's runs lie in: the sweeps holding its run folders, and its own folder (its runs) unless
+    it lies in one of them."""
+    sweeps = sorted({Path(f).resolve().parent for f in folders})
+    out = out.resolve()
+    return sweeps + ([] if any(out.is_relative_to(s) for s in sweeps) else [out])
 
 
 def after_report(out: Path, folders: Sequence[Path]) -> None:
-    """The dashboard of a report just written to `out` over the run `folders`: its specification in
-    `out/dashboard/`, and with WANDB_MODE=online also saved to W&B. Never raises: a report does not fail for its
-    dashboard."""
-    from benchmark.dashboard.publish import online
+    """The dashboard of a report just written to `out` over the run `folders`, named after the report's folder (its
+    sweep's): its specification in `out/dashboard/`, and with WANDB_MODE=online also saved to W&B. Never raises: a
+    report does not fail for its dashboard."""
+    from benchmark.dashboard.publish import default_name, online
 
-    source = Path(os.path.commonpath([str(Path(f).resolve()) for f in [*folders, out]]))
+    out = out.resolve()
+    sources = [str(s) for s in report_sources(out, folders)]
     try:
-        runs = _finished(folders, out, timeout=30)
-        for line in produce(runs, str(source), study_name(source), out / "dashboard", to_wandb=online()):
+        runs = _finished(sources, out, timeout=30)
+        for line in produce(runs, sources, default_name([str(out)]), out / "dashboard", to_wandb=online()):
             log.info("%s", line)
     except Exception as e:  # noqa: BLE001 - W&B, the network or a run file: the report stands without it
         log.warning("dashboard: not built (%s: %s); `python -m benchmark.dashboard %s` retries", type(e).__name__, e,
-                    source)
+                    " ".join(sources))

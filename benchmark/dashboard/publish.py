@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from benchmark.dashboard.logged import run_files
 from benchmark.io import write_json
@@ -56,6 +56,22 @@ def save(workspace: Any, report: Any) -> list[str]:
                            f"{workspace.entity}/{workspace.project}?") from e
 
 
+def default_out(sources: Sequence[str]) -> Path:
+    """Where the specification goes unless told: beside the first folder's report (a W&B project's: ./dashboard)."""
+    first = Path(sources[0])
+    return first / "report" / "dashboard" if first.is_dir() else Path("dashboard", *sources[0].split("/"))
+
+
+def default_name(sources: Sequence[str]) -> str:
+    """The study's name unless told: its first folder's (the sweep's, also when given its report folder), or the
+    W&B project's."""
+    first = Path(sources[0])
+    if not first.is_dir():
+        return sources[0].split("/")[-1]
+    first = first.resolve()
+    return first.parent.name if first.name == "report" else first.name
+
+
 def sync_patterns(source: Path) -> list[str]:
     """Shell patterns covering the offline runs under `source`, one per folder depth (`<sweep>/*/wandb/offline-run-*`
     for a sweep)."""
@@ -64,11 +80,26 @@ def sync_patterns(source: Path) -> list[str]:
     return [str(Path(source, *["*"] * d, "wandb", "offline-run-*")) for d in sorted(depths)]
 
 
-def how_to_publish(source: str, project: str) -> str:
-    """What publishes the dashboard: upload the offline runs under `source`, if any, then build it again for W&B."""
-    command = f"python -m benchmark.dashboard {source} --publish"
-    patterns = sync_patterns(Path(source)) if Path(source).is_dir() else []
-    if not patterns:  # a W&B project, or runs that streamed online: they are on W&B already
+def sync_command(sources: Sequence[str], entity: str, project: str) -> str:
+    """`wandb sync` of the offline runs under the folders in `sources` into `entity`/`project` ('' if none)."""
+    patterns = [p for source in sources if Path(source).is_dir() for p in sync_patterns(Path(source))]
+    return f"wandb sync --entity {entity} --project {project} {' '.join(patterns)}" if patterns else ""
+
+
+def unsynced(sources: Sequence[str]) -> int:
+    """How many offline runs under the folders in `sources` `wandb sync` has not uploaded (it leaves a `.synced` file
+    beside each run file it has)."""
+    return sum(1 for source in sources if Path(source).is_dir() for f in run_files(Path(source))
+               if f.parent.name.startswith("offline-run-") and not f.with_name(f.name + ".synced").exists())
+
+
+def how_to_publish(sources: Sequence[str], out: Path, name: str, project: str) -> str:
+    """What publishes the dashboard: upload the offline runs under `sources`, if any, then the command that built it,
+    with --publish."""
+    command = " ".join(["python -m benchmark.dashboard", *sources,
+                        *(["--out", str(out)] if out != default_out(sources) else []),
+                        *(["--name", name] if name != default_name(sources) else []), "--publish"])
+    sync = sync_command(sources, "E", project)
+    if not sync:  # a W&B project, or runs that streamed online: they are on W&B already
         return f"to publish it: {command}"
-    return (f"to publish it: wandb sync --entity E --project {project} {' '.join(patterns)}; then {command} "
-            f"--entity E --project {project} (E: your W&B entity)")
+    return f"to publish it: {sync}; then {command} --entity E --project {project} (E: your W&B entity)"
