@@ -291,12 +291,15 @@ def assign_variants(runs: list[Run]) -> dict[str, str]:
     the config-group options chosen for all (`sharing=partial`; 'default' without any; finer settings are listed
     under "Common settings"); return the shared ones."""
     keys = sorted({k for r in runs for k in r.overrides})
-    swept = [k for k in keys if len({r.overrides.get(k) for r in runs}) > 1]
+    value = lambda r, k: r.overrides.get(k, r.choices.get(k))  # noqa: E731 (a group's option even where not typed)
+    swept = [k for k in keys if len({value(r, k) for r in runs}) > 1]
     common = {k: runs[0].overrides[k] for k in keys if k not in swept and k in runs[0].overrides}
     chosen = " ".join(f"{k}={v}" for k, v in common.items() if "." not in k) or "default"
     for r in runs:
-        r.variant = " ".join(f"{k}={r.overrides.get(k, r.choices.get(k, '(default)'))}" for k in swept) if swept \
-            else chosen
+        # A setting a run left at its default is not named (`task=search`, not `task=search task.drop=(default)`).
+        parts = [f"{k}={value(r, k) if value(r, k) is not None else '(default)'}" for k in swept
+                 if value(r, k) is not None or "." not in k]
+        r.variant = (" ".join(parts) or "default") if swept else chosen
     return common
 
 
