@@ -11,12 +11,12 @@ logged (a row per epoch; with the interference probe also a row every `log_every
 W&B (`EpochWandbLogger`, conf/logger/wandb.yaml). Offline unless the environment says `WANDB_MODE=online`, which
 streams the run live (with a key; a run that cannot start online goes on without W&B, see tasks/common.py). Quiet:
 W&B's own console output (banner, run history, sync hints: some 35 lines a run) is off unless
-`logger.wandb.verbose=true`; the run says one line instead, where it is and how to upload it (`finish_wandb`). Charted against the epoch: `epoch` is every metric's step metric, so the x-axis of every
-chart is the epoch, except the per-step metrics (`per_step`: the interference probe's), which keep
-`trainer/global_step`. Rows that would hold nothing but step counters are not logged. The children ranked on top are
-no line charts of child indices: `ranking/top<i>_child` stay in Lightning's callback metrics and metrics.csv (the
-MAGIC-A anchor reads the first) but stay out of W&B, which gets the table `ranking/top_k` instead, one row per epoch
-and rank (`log_rows`).
+`logger.wandb.verbose=true`; the run says one line instead, where it is and how to upload it (`finish_wandb`). Charted
+against the epoch: `epoch` is every metric's step metric, so the x-axis of every chart is the epoch, except the
+per-step metrics (`per_step`: the interference probe's), which keep `trainer/global_step`. Rows that would hold
+nothing but step counters are not logged. The children ranked on top are no line charts of child indices:
+`ranking/top<i>_child` stay in Lightning's callback metrics and metrics.csv (the MAGIC-A anchor reads the first) but
+stay out of W&B, which gets the table `ranking/top_k` instead, one row per epoch and rank (`log_rows`).
 """
 from __future__ import annotations
 

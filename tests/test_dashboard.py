@@ -2,6 +2,7 @@
 chart of the catalogue there; new metrics appear by themselves; what the report runs log for them; the command."""
 import json
 import logging
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import pytest
@@ -84,16 +85,14 @@ def test_every_panel_reads_a_key_the_runs_logged(study):
 
 
 def _charts() -> list[catalogue.Chart]:
-    report_charts = (catalogue.VARIANCE_TABLE, catalogue.SUMMARY_TABLE, catalogue.RANKINGS_TABLE, catalogue.REPORT_PLOTS)
-    return [c for s in catalogue.SECTIONS for c in s.charts if not c.each] + list(report_charts)
+    report = (catalogue.VARIANCE_TABLE, catalogue.SUMMARY_TABLE, catalogue.RANKINGS_TABLE, catalogue.REPORT_PLOTS)
+    return [c for s in catalogue.SECTIONS for c in s.charts if not c.each] + list(report)
 
 
 @pytest.mark.parametrize("chart", _charts(), ids=lambda c: c.title[:40])
 def test_every_chart_appears_with_every_key_it_names(study, chart):
     """A metric renamed in the code but not in the catalogue fails here, not on a dashboard."""
     keys = referenced(specs(study)[0]) | referenced(specs(study)[1])
-    from fnmatch import fnmatchcase
-
     for pattern in chart.keys:
         assert any(fnmatchcase(k, pattern) for k in keys), f"{chart.title}: nothing drawn for {pattern}"
 
@@ -180,7 +179,8 @@ def test_the_command_writes_the_specification_offline_and_says_how_to_publish(st
 
 
 def _runsets(spec: dict) -> list[dict]:
-    return [rs for block in spec["spec"]["blocks"] if block["type"] == "panel-grid" for rs in block["metadata"]["runSets"]]
+    return [rs for block in spec["spec"]["blocks"] if block["type"] == "panel-grid"
+            for rs in block["metadata"]["runSets"]]
 
 
 @pytest.mark.parametrize("runs", [0, 1])

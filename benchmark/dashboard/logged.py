@@ -112,9 +112,8 @@ def from_project(path: str) -> list[LoggedRun]:
 
 def logged_keys(runs: Iterable[LoggedRun]) -> dict[str, str]:
     """Every key any of `runs` logged, with its kind."""
-    keys: dict[str, str] = {}
+    union = LoggedRun("", "", "", "", "")
     for run in runs:
         for key, kind in run.keys.items():
-            if keys.get(key) in (None, "other"):
-                keys[key] = kind
-    return keys
+            union.note(key, kind)
+    return union.keys
