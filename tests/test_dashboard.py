@@ -305,3 +305,19 @@ def test_runs_not_synced_yet_are_named_when_publishing(study, tmp_path, monkeypa
             marker.unlink()
     assert lines[-1] == (f"dashboard: 1 offline run(s) are not on W&B yet, so it cannot show them: wandb sync --entity "
                          f"me --project weight-sharing-benchmark {study}/*/wandb/offline-run-*")
+
+
+def test_a_report_whose_dashboard_w_and_b_refuses_still_writes_it_and_says_why(tmp_path, caplog, monkeypatch):
+    def no_key():
+        raise publish.PublishError("no W&B entity to save to (UsageError: api_key not configured)")
+
+    monkeypatch.setattr(publish, "online", lambda: True)
+    monkeypatch.setattr(publish, "default_entity", no_key)
+    for seed in (0, 1):
+        make_run(tmp_path / str(seed), seed, [scores(seed)])
+    with caplog.at_level(logging.INFO, logger="benchmark.dashboard"):
+        build_report([tmp_path], tmp_path / "report")
+    assert (tmp_path / "report" / "dashboard" / "report.json").exists()
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.startswith(f"dashboard: specification in {tmp_path / 'report' / 'dashboard'}, not saved to W&B: "
+                              "no W&B entity")

@@ -99,7 +99,7 @@ def after_report(out: Path, folders: Sequence[Path]) -> None:
     """The dashboard of a report just written to `out` over the run `folders`, named after the report's folder (its
     sweep's): its specification in `out/dashboard/`, and with WANDB_MODE=online also saved to W&B. Never raises: a
     report does not fail for its dashboard."""
-    from benchmark.dashboard.publish import default_name, online
+    from benchmark.dashboard.publish import PublishError, default_name, online
 
     out = out.resolve()
     sources = [str(s) for s in report_sources(out, folders)]
@@ -107,6 +107,8 @@ def after_report(out: Path, folders: Sequence[Path]) -> None:
         runs = _finished(sources, out, timeout=30)
         for line in produce(runs, sources, default_name([str(out)]), out / "dashboard", to_wandb=online()):
             log.info("%s", line)
+    except PublishError as e:
+        log.warning("dashboard: specification in %s, not saved to W&B: %s", out / "dashboard", e)
     except Exception as e:  # noqa: BLE001 - W&B, the network or a run file: the report stands without it
         log.warning("dashboard: not built (%s: %s); `python -m benchmark.dashboard %s` retries", type(e).__name__, e,
                     " ".join(sources))
