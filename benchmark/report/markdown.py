@@ -70,8 +70,11 @@ def comparison_section(comparisons: list[dict[str, Any]]) -> str:
     """Paired tests against the baseline, with what their number of seeds allows."""
     if not comparisons:
         return ""
-    baseline, main = comparisons[0]["baseline"], comparisons[0]["main"]
-    name = {"gt_tau": "GT-Tau", "epoch_tau": "epoch tau"}[main]
+    baseline = comparisons[0]["baseline"]
+    names = {"gt_tau": "GT-Tau", "epoch_tau": "epoch tau", "t1r": "T1R"}
+    name = " and ".join(dict.fromkeys(names[c["main"]] for c in comparisons))
+    if any(c["main"] == "t1r" for c in comparisons) and len({c["main"] for c in comparisons}) > 1:
+        name += " (T1R for pruning searches, whose final GT-Tau judges only the children they kept)"
     lines = ["", f"## Paired tests against `{baseline}`", "",
              f"Differences of per-seed figures (variant minus baseline) on the seeds both ran, with the exact two-sided "
              f"sign-flip permutation p-value; the verdict is on {name}. With n paired seeds no p-value is below "

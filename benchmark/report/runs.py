@@ -50,6 +50,7 @@ class Run:
     choices: dict[str, str] = field(default_factory=dict)  # config group -> option the run used (Hydra's choices)
     train_loss: dict[int, float] = field(default_factory=dict)  # epoch -> the supernet's mean training loss
     val_loss: dict[int, float] = field(default_factory=dict)  # epoch -> mean over the children of their val_loss
+    kept_after: dict[int, set[str]] = field(default_factory=dict)  # a pruning search's epoch -> the children it kept
 
     @property
     def final(self) -> dict[str, float]:
@@ -223,7 +224,8 @@ def load_run(folder: Path) -> Run:
         raise ValueError("no rankings.csv / snapshot.json (the run failed before its first snapshot?)")
     snapshot = _read_snapshot(folder)
     rows, truth, val_loss = _read_rows(rankings)
-    _check_epochs(rows, snapshot["num_children"], max_epochs, _kept_after(folder))
+    kept_after = _kept_after(folder)
+    _check_epochs(rows, snapshot["num_children"], max_epochs, kept_after)
     # Listed by the rank column, so that the metrics judge the run's own pick when accuracies tie (see metrics.py).
     epochs = {e: {c: acc for _, c, acc in sorted(ranked)} for e, ranked in sorted(rows.items())}
     steps, since = dense.read(folder / dense.FILE, snapshot["num_children"]) if (folder / dense.FILE).exists() \
@@ -232,7 +234,7 @@ def load_run(folder: Path) -> Run:
                {**{k: snapshot[k] for k in SNAPSHOT_KEYS},
                 "space_size": snapshot.get("space_size", snapshot["num_children"])}, epochs, truth or None,
                steps=steps, since=since, sharing=_sharing(config), environment=_environment(folder),
-               choices=_choices(folder), train_loss=_train_loss(folder), val_loss=val_loss)
+               choices=_choices(folder), train_loss=_train_loss(folder), val_loss=val_loss, kept_after=kept_after)
 
 
 #: What makes two runs' numbers bit-comparable; runs differing in these agree only statistically.
@@ -331,8 +333,13 @@ def _sample_label(run: Run) -> str:
     return f"children sample {hashlib.sha1(' '.join(sorted(run.epochs[min(run.epochs)])).encode()).hexdigest()[:8]}"
 
 
-def load_inputs(paths: Sequence[str | Path]) -> Inputs:
-    """The verified runs under `paths`, and every folder not counted with why."""
+def space_key(run: Run) -> tuple[str, str]:
+    """What runs must share to be reported together: the space (snapshot.json's description) and the children ranked."""
+    return json.dumps(run.space), _sample_label(run)
+
+
+def _collect(paths: Sequence[str | Path]) -> Inputs:
+    """Every run under `paths` that loads, and every folder not counted with why; not yet checked against each other."""
     inputs = Inputs()
     folders, nothing = find_run_folders(paths)
     for path, why in nothing:
@@ -342,13 +349,32 @@ def load_inputs(paths: Sequence[str | Path]) -> Inputs:
             inputs.runs.append(load_run(folder))
         except DAMAGE as e:
             inputs.skip(folder, str(e))
+    return inputs
+
+
+def load_inputs(paths: Sequence[str | Path]) -> Inputs:
+    """The verified runs under `paths`, and every folder not counted with why."""
+    inputs = _collect(paths)
     _drop_duplicates(inputs)
-    _refuse_mixed(inputs.runs, lambda r: json.dumps(r.space), "come from different search spaces")
+    _refuse_mixed(inputs.runs, lambda r: space_key(r)[0], "come from different search spaces")
     _refuse_mixed(inputs.runs, _sample_label,
                   "rank different children (a different search_space.eval_children or eval_seed)")
     if inputs.runs:
         inputs.common = assign_variants(inputs.runs)
     return inputs
+
+
+def load_by_space(paths: Sequence[str | Path]) -> tuple[dict[tuple[str, str], Inputs], Inputs]:
+    """The verified runs under `paths` split by space_key, each group as load_inputs would give it alone (the
+    cross-space report), and everything found with the folders not counted (`skipped`)."""
+    found = _collect(paths)
+    groups: dict[tuple[str, str], Inputs] = {}
+    for r in found.runs:
+        groups.setdefault(space_key(r), Inputs()).runs.append(r)
+    for group in groups.values():
+        _drop_duplicates(group)
+        group.common = assign_variants(group.runs)
+    return groups, found
 
 
 def nothing_to_report(paths: Sequence[str | Path], inputs: Inputs) -> str:

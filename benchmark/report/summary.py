@@ -51,7 +51,7 @@ def variant_summary(runs: list[Run], last_k: int, dense_k: int = 64) -> dict[str
     """The variant's figures (means over seeds), each with a 95% bootstrap interval (`<figure>_low/_high`) over seeds
     or, for a single run, over children; `per_seed` keeps each seed's value for the paired tests."""
     row: dict[str, Any] = {"runs": len(runs), "seeds": " ".join(str(r.seed) for r in sorted(runs, key=lambda r: r.seed)),
-                           "epochs": min(max(r.epochs) for r in runs) + 1}
+                           "epochs": min(max(r.epochs) for r in runs) + 1, "pruned": any(r.kept_after for r in runs)}
     per_seed: dict[str, dict[int, float]] = {key: {} for key in PER_SEED}
     finals = [r.final for r in runs]
     if len(runs) >= 2 and metrics.same_children(finals):
@@ -108,13 +108,15 @@ def _interval(row: dict[str, Any], key: str, interval: tuple[float, float] | Non
 
 def compare(rows: list[dict[str, Any]], baseline: str) -> list[dict[str, Any]]:
     """Each variant against `baseline` on the seeds both ran: mean difference and the exact sign-flip p-value of
-    every per-seed figure, and a verdict on the main one (GT-Tau with a ground truth, else epoch tau)."""
+    every per-seed figure, and a verdict on the main one (GT-Tau with a ground truth, else epoch tau; T1R, the pick's
+    true rank, where a side pruned: its final GT-Tau judges only the children it kept)."""
     base = next(r for r in rows if r["variant"] == baseline)
-    main = "gt_tau" if "gt_tau" in base.get("per_seed", {}) else "epoch_tau"
+    judged = "gt_tau" in base.get("per_seed", {})
     out = []
     for row in rows:
         if row is base:
             continue
+        main = ("t1r" if row.get("pruned") or base.get("pruned") else "gt_tau") if judged else "epoch_tau"
         result: dict[str, Any] = {"variant": row["variant"], "baseline": baseline, "main": main}
         for key in PER_SEED:
             test = statistics.paired_test(row.get("per_seed", {}).get(key, {}), base.get("per_seed", {}).get(key, {}))
