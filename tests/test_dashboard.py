@@ -253,7 +253,11 @@ def test_wandb_mode_online_streams_the_runs(tmp_path, monkeypatch):
                 raise ConnectionError("unreachable")
             return mode
 
-    assert _init(Library(), tmp_path, project="p") == "offline" and calls == ["online", "offline"]
+        def teardown(self):  # W&B's service keeps a failed run's id in use until it is reset
+            calls.append("teardown")
+
+    assert _init(Library(), tmp_path, "online", project="p") == "offline"
+    assert calls == ["online", "teardown", "offline"]
 
 
 def test_a_wandb_project_is_read_through_its_runs_summaries(tmp_path, monkeypatch, capsys):

@@ -89,14 +89,16 @@ def _per_epoch_series(runs: list[Run], lines: dict[str, float]) -> list[dict[str
             for e in per_epoch(runs)]
 
 
-def _init(wandb: Any, out: Path, **kwargs: Any) -> Any:
-    """A run streamed to W&B when WANDB_MODE=online, else offline; an online run that cannot start (no key, no network)
-    is written offline instead, with a warning, so that a report never fails for W&B."""
-    if os.environ.get("WANDB_MODE") == "online":
+def _init(wandb: Any, out: Path, mode: str, **kwargs: Any) -> Any:
+    """A run in `mode`; an online run that cannot start (no key, no network) is written offline instead, with a
+    warning (after W&B's service is reset: it keeps the failed run's id in use), so that a report never fails for
+    W&B."""
+    if mode == "online":
         try:
             return wandb.init(dir=str(out), mode="online", **kwargs)
         except Exception as e:  # noqa: BLE001 - any failure of W&B's service
             log.warning("report: W&B could not start online (%s: %s); writing the run offline", type(e).__name__, e)
+            wandb.teardown()
     return wandb.init(dir=str(out), mode="offline", **kwargs)
 
 
@@ -121,17 +123,17 @@ def _log_wandb(out: Path, by_variant: dict[str, list[Run]], rows: list[dict[str,
     everything, figures = [*rows, *references], reference_figures(references)
     lines = {f"per_epoch/{k}_{prefix.rstrip('/')}": figures[prefix + k] for k in REFERENCE_LINES
              for prefix in ("ground_truth/", "random/") if prefix + k in figures}
-    online = False
+    mode = "online" if os.environ.get("WANDB_MODE") == "online" else "offline"
     for row in rows:
         variant = row["variant"]
         group = by_variant[variant][0].study or "report"
         run_id = "report-" + hashlib.sha1(f"{out.resolve()}\n{variant}".encode()).hexdigest()[:16]
         for stale in (out / "wandb").glob(f"offline-run-*-{run_id}"):
             shutil.rmtree(stale, ignore_errors=True)
-        run = _init(wandb, out, project="weight-sharing-benchmark", group=group, job_type="report",
+        run = _init(wandb, out, mode, project="weight-sharing-benchmark", group=group, job_type="report",
                     name=f"report-{group}", id=run_id, resume="allow", reinit="finish_previous",
                     config={"variant": variant}, settings=wandb.Settings(silent=True))
-        online = not run.offline
+        mode = "offline" if run.offline else "online"  # once W&B could not be reached, the other runs stay offline
         try:
             run.define_metric("epoch")
             run.define_metric("per_epoch/*", step_metric="epoch")
@@ -147,7 +149,7 @@ def _log_wandb(out: Path, by_variant: dict[str, list[Run]], rows: list[dict[str,
                                 **figures})
         finally:
             run.finish()
-    if online:
+    if mode == "online":
         log.info("report: %d W&B run(s), one per variant, streamed to W&B", len(rows))
     else:
         log.info("report: %d W&B run(s), one per variant, saved offline in %s; upload with: wandb sync %s",
