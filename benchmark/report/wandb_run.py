@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
 from benchmark import metrics
 from benchmark.dashboard import after_report
+from benchmark.dashboard.publish import online
 from benchmark.report.markdown import _ci, _fmt
 from benchmark.report.runs import Run
 from benchmark.report.summary import COLUMNS, _mean, per_epoch
@@ -123,7 +123,7 @@ def _log_wandb(out: Path, by_variant: dict[str, list[Run]], rows: list[dict[str,
     everything, figures = [*rows, *references], reference_figures(references)
     lines = {f"per_epoch/{k}_{prefix.rstrip('/')}": figures[prefix + k] for k in REFERENCE_LINES
              for prefix in ("ground_truth/", "random/") if prefix + k in figures}
-    mode = "online" if os.environ.get("WANDB_MODE") == "online" else "offline"
+    mode = "online" if online() else "offline"
     for row in rows:
         variant = row["variant"]
         group = by_variant[variant][0].study or "report"
@@ -145,8 +145,7 @@ def _log_wandb(out: Path, by_variant: dict[str, list[Run]], rows: list[dict[str,
                                                              "GT-Tau-Std-k"], data=variance_rows(everything)),
                      "report/rankings": wandb.Table(columns=list(RANKING_COLUMNS), data=ranking_rows(by_variant)),
                      **{f"report/{Path(p).stem}": wandb.Image(str(out / p)) for p in pngs}})
-            run.summary.update({**{k: v for k, v in row.items() if isinstance(v, (int, float))},
-                                **figures})
+            run.summary.update({**{k: v for k, v in row.items() if isinstance(v, (int, float))}, **figures})
         finally:
             run.finish()
     if mode == "online":
