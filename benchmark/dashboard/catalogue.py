@@ -6,9 +6,10 @@ log appears without an edit here: each `ranking/*` number without a chart of its
 what to run instead. tests/test_dashboard.py builds the dashboards from real runs and requires every chart here to
 appear with every key it names, so a renamed metric fails a test instead of leaving a panel empty.
 
-Charts of the seeds' runs (job type `search`) are drawn against the epoch as the mean over a study's seeds with a
-+-1 std band; those of the report runs (job type `report`, one per variant, benchmark/report/wandb_run.py) hold the
-cross-seed figures, the ceiling (`ground_truth/...`: the ground truth's own seeds) and the floor (`random/...`)."""
+Charts of the seeds' runs (job type `search` or `prune_search`) are drawn against the epoch as the mean over a
+study's seeds with a +-1 std band; those of the report runs (job type `report`, one per variant,
+benchmark/report/wandb_run.py) hold the cross-seed figures, the ceiling (`ground_truth/...`: the ground truth's own
+seeds) and the floor (`random/...`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

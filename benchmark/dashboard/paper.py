@@ -55,8 +55,8 @@ def build_report(runs: list[LoggedRun], entity: str, project: str, title: str,
     """The report over `runs`, of which at least one is a report run (job type `report`)."""
     logged = logged_keys(runs)
     drawn = drawn_by_name(c.SECTIONS, logged)
-    seeds = [r for r in runs if r.job_type == "search"]
     reports = [r for r in runs if r.job_type == "report"]
+    seeds = [r for r in runs if r.job_type != "report"]  # a search's or a pruning search's seeds
     columns = [f"summary:{k}" for f in c.FIGURES for k in (f, f"{f}_low", f"{f}_high") if logged.get(k) == "number"]
     seed_set = _runset("Seeds, grouped by study", seeds, where, groupby=["Group"])
     variant_set = _runset("Variants: one report run each", reports, where, pinned_columns=columns)
