@@ -22,8 +22,8 @@ from benchmark.report.summary import (COLUMNS, COMPARISON_COLUMNS, PER_EPOCH_COL
 from benchmark.report.wandb_run import _log_wandb
 
 __all__ = ["COLUMNS", "COMPARISON_COLUMNS", "Inputs", "MultirunReport", "ReportError", "Run", "_references",
-           "build_report", "compare", "find_run_folders", "load_inputs", "load_run", "main", "markdown", "per_epoch",
-           "proxy_rows", "random_floor", "variant_summary"]
+           "build_report", "check_last_k", "compare", "default_variant", "find_run_folders", "load_inputs", "load_run",
+           "main", "markdown", "per_epoch", "proxy_rows", "random_floor", "variant_summary", "write_report"]
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +33,30 @@ def build_report(paths: Sequence[str | Path], out: str | Path, last_k: int = 5, 
                  baseline: str | None = None) -> list[dict[str, Any]]:
     """Write the report for the runs under `paths` into `out`; returns the summary rows. Variants are tested
     against `baseline` (a variant label; default: 'default' if there is one, else the first in order)."""
-    from benchmark import plots
-
-    if not (isinstance(last_k, int) and last_k >= 1):
-        raise ReportError(f"last_k={last_k!r}: GT-Tau-Mean-k needs an integer k >= 1 (the last k snapshots)")
+    check_last_k(last_k)
     inputs = load_inputs(paths)
     if not inputs.runs:  # the error names every skipped folder: one line, not the same news twice
         raise ReportError(nothing_to_report(paths, inputs))
+    return write_report(inputs, out, last_k, use_wandb, top_k, proxies, dense_k, baseline)[0]
+
+
+def check_last_k(last_k: int) -> None:
+    if not (isinstance(last_k, int) and last_k >= 1):
+        raise ReportError(f"last_k={last_k!r}: GT-Tau-Mean-k needs an integer k >= 1 (the last k snapshots)")
+
+
+def default_variant(labels: Sequence[str]) -> str:
+    """The variant others are measured against when none is named: 'default' if there is one, else the first."""
+    return "default" if "default" in labels else labels[0]
+
+
+def write_report(inputs: Inputs, out: str | Path, last_k: int = 5, use_wandb: bool = True, top_k: int = 5,
+                 proxies: str | Path | None = None, dense_k: int = 64,
+                 baseline: str | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """build_report's work on runs already loaded as one space; returns the summary rows and the reference rows
+    (ceiling, floor, proxies), which the cross-space report sets beside each space's figures."""
+    from benchmark import plots
+
     for path, why in inputs.skipped:
         log.warning("report: skipping %s: %s", path, why)
     out = Path(out)
@@ -51,7 +68,7 @@ def build_report(paths: Sequence[str | Path], out: str | Path, last_k: int = 5, 
     labels = [r["variant"] for r in rows]
     if baseline is not None and baseline not in labels:
         raise ReportError(f"baseline {baseline!r} is not a variant of these runs; their variants: {labels}")
-    comparisons = compare(rows, baseline or ("default" if "default" in labels else labels[0])) if len(rows) > 1 else []
+    comparisons = compare(rows, baseline or default_variant(labels)) if len(rows) > 1 else []
     write_csv(out / "comparisons.csv", COMPARISON_COLUMNS, [[c.get(k, "") for k in COMPARISON_COLUMNS]
                                                             for c in comparisons])
     references = _references(inputs, max(len(rs) for rs in by_variant.values()))
@@ -87,7 +104,7 @@ def build_report(paths: Sequence[str | Path], out: str | Path, last_k: int = 5, 
     if use_wandb:
         _log_wandb(out, by_variant, rows, pngs, references)
     log.info("report: %d runs, %d skipped -> %s", len(inputs.runs), len(inputs.skipped), out / "report.md")
-    return rows
+    return rows, references
 
 
 class MultirunReport(Callback):

@@ -356,7 +356,8 @@ def load_inputs(paths: Sequence[str | Path]) -> Inputs:
     """The verified runs under `paths`, and every folder not counted with why."""
     inputs = _collect(paths)
     _drop_duplicates(inputs)
-    _refuse_mixed(inputs.runs, lambda r: space_key(r)[0], "come from different search spaces")
+    _refuse_mixed(inputs.runs, lambda r: space_key(r)[0],
+                  "come from different search spaces (`python -m benchmark.report --by-space` sets them side by side)")
     _refuse_mixed(inputs.runs, _sample_label,
                   "rank different children (a different search_space.eval_children or eval_seed)")
     if inputs.runs:
