@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmark import statistics
 from benchmark.io import write_csv
 from benchmark.metrics import PRUNE_PERCENTS, TOP_PERCENTS
 from benchmark.report.runs import BUILD, Inputs, Run
@@ -206,28 +207,45 @@ def loss_section(rows: list[dict[str, Any]], epoch_rows: dict[str, list[dict[str
     return "\n".join(lines)
 
 
-def interference_section(by_variant: dict[str, list[Run]], out: Path) -> str:
-    """Mean +- std over seeds of each run's interference summary (from its `interference.csv`), per variant."""
+def interference_section(by_variant: dict[str, list[Run]], out: Path, baseline: str | None = None) -> str:
+    """Each run's interference summary (from its `interference.csv`), per variant: the mean over seeds with its 95%
+    bootstrap interval (mean and std in interference.csv), and each variant's paired difference from `baseline`."""
     from benchmark.callbacks.interference import summarize
 
-    table: dict[str, dict[str, list[float]]] = {}
+    table: dict[str, dict[str, dict[int, float]]] = {}  # variant -> figure -> seed -> value
     for variant, runs in sorted(by_variant.items()):
         for r in runs:
             f = r.path / "interference.csv"
             if f.exists():
                 with open(f, newline="") as fh:
                     for k, v in summarize(list(csv.DictReader(fh))).items():
-                        table.setdefault(variant, {}).setdefault(k, []).append(v)
+                        table.setdefault(variant, {}).setdefault(k, {})[r.seed] = v
     if not table:
         return ""
     keys = sorted({k for stats_ in table.values() for k in stats_ if k != "probes"})
-    write_csv(out / "interference.csv", ("variant", "runs", *keys),
-              [[v, len(next(iter(st.values()))), *(_mean(st.get(k, [])) for k in keys)] for v, st in table.items()])
+    write_csv(out / "interference.csv", ("variant", "runs", *keys, *(f"{k}_std" for k in keys)),
+              [[v, len(next(iter(st.values()))), *(_mean(list(st.get(k, {}).values())) for k in keys),
+                *(float(np.std(list(st[k].values()))) if k in st else "" for k in keys)] for v, st in table.items()])
+
+    def cell(values: dict[int, float]) -> str:
+        interval = statistics.mean_interval(list(values.values()))
+        return f"{_mean(list(values.values())):.3f}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "")
+
     lines = ["", "## Interference (runs with the probe)", "",
              "| variant | runs | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
     for v, st in table.items():
-        cells = [f"{_mean(st[k]):.3f} ± {float(np.std(st[k])):.3f}" if k in st else "—" for k in keys]
-        lines.append(f"| {v} | {len(st[keys[0]])} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n\nMean ± std over seeds of each run's probe summary: mean gradient cosine per distance d, " \
-        "and Spearman correlations of gradient similarity with d and with input/output similarity (all pairs, and " \
-        "pairs at layers >= 1 where inputs can differ).\n"
+        lines.append(f"| {v} | {len(st[keys[0]])} | " + " | ".join(cell(st[k]) if k in st else "—" for k in keys) + " |")
+    text = "\n".join(lines) + "\n\nMean over seeds of each run's probe summary with its 95% bootstrap interval: mean " \
+        "gradient cosine per distance d, and Spearman correlations of gradient similarity with d and with input/output " \
+        "similarity (all pairs, and pairs at layers >= 1 where inputs can differ).\n"
+    if baseline not in table or len(table) < 2:
+        return text
+    lines = ["", f"Paired differences from `{baseline}` (variant minus baseline, exact sign-flip p-value):", "",
+             "| variant | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    for v, st in table.items():
+        if v == baseline:
+            continue
+        tests = [statistics.paired_test(st.get(k, {}), table[baseline].get(k, {})) for k in keys]
+        lines.append(f"| {v} | " + " | ".join("—" if t is None else f"{t['diff']:+.3f} ({t['p']:.2f})"
+                                              for t in tests) + " |")
+    return text + "\n".join(lines) + "\n"
