@@ -255,16 +255,24 @@ def test_proxies_appear_as_baseline_rows(tmp_path):
     assert constant["gt_tau"] == constant["t1r"] == ""  # no pick to judge, not the first child in table order
 
 
-def test_interference_summaries_are_aggregated_per_variant(tmp_path):
-    for s in range(2):
-        run = make_run(tmp_path / f"{s}", s, [scores(s)], overrides=["callbacks=with_interference"])
-        rows = [(0, 1, "conv3", "0-0", "1-0", 1, 0.4 + s / 10, 0.5, 0.5)] * 3
-        with open(run / "interference.csv", "w", newline="") as f:
-            csv.writer(f).writerows([("step", "layer", "op", "child_a", "child_b", "d", "grad_cos", "input_cos",
-                                      "output_cos"), *rows])
-    build_report([tmp_path], tmp_path / "report", use_wandb=False)
+def test_interference_summaries_are_aggregated_per_variant_with_intervals_and_paired_differences(tmp_path):
+    """Two variants x 3 seeds; the aligned one's gradient cosine is 0.2 higher on every seed."""
+    for variant, extra, shift in (("a", [], 0.0), ("b", ["module.align.weight=1.0"], 0.2)):
+        for s in range(3):
+            run = make_run(tmp_path / variant / f"{s}", s, [scores(s)],
+                           overrides=["callbacks=with_interference", *extra])
+            rows = [(0, 1, "conv3", "0-0", "1-0", 1, 0.4 + s / 10 + shift, 0.5, 0.5)] * 3
+            with open(run / "interference.csv", "w", newline="") as f:
+                csv.writer(f).writerows([("step", "layer", "op", "child_a", "child_b", "d", "grad_cos", "input_cos",
+                                          "output_cos"), *rows])
+    build_report([tmp_path / "a", tmp_path / "b"], tmp_path / "report", use_wandb=False, baseline="default")
     text = (tmp_path / "report" / "report.md").read_text()
-    assert "## Interference" in text and "| default | 2 | 0.450 ± 0.050 |" in text
+    assert "## Interference" in text and "| default | 3 | 0.500 [0.400, 0.600] |" in text
+    assert "Paired differences from `default`" in text and "| module.align.weight=1.0 | +0.200 (0.25) |" in text
+    with open(tmp_path / "report" / "interference.csv") as f:
+        row = next(r for r in csv.DictReader(f) if r["variant"] == "default")
+    assert float(row["grad_cos_mean_d1"]) == pytest.approx(0.5) and float(row["grad_cos_mean_d1_std"]) == \
+        pytest.approx(np.std([0.4, 0.5, 0.6]))
 
 
 def test_the_pick_is_the_rank_column_s_when_accuracies_tie(tmp_path):

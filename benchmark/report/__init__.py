@@ -97,7 +97,7 @@ def write_report(inputs: Inputs, out: str | Path, last_k: int = 5, use_wandb: bo
         log.warning("report: %s", warning.replace("**", ""))
     text = (markdown(inputs, rows, references, last_k, pngs) + supernet_help_section(rows, references)
             + loss_section(rows, epoch_rows, loss_png) + comparison_section(comparisons)
-            + pruning_section(pruned) + interference_section(by_variant, out)
+            + pruning_section(pruned) + interference_section(by_variant, out, baseline or default_variant(labels))
             + dense.section(dense.recency([(r.steps, r.since) for r in inputs.runs if r.steps])))
     with atomic_path(out / "report.md") as tmp:
         tmp.write_text(text)

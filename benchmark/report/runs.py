@@ -285,7 +285,7 @@ def _choices(folder: Path) -> dict[str, str]:
         choices = yaml.safe_load((folder / ".hydra" / "hydra.yaml").read_text())["hydra"]["runtime"]["choices"]
     except (OSError, KeyError, TypeError, yaml.YAMLError):
         return {}
-    return {str(k): str(v) for k, v in choices.items()} if isinstance(choices, dict) else {}
+    return {str(k): str(v) for k, v in choices.items() if v is not None} if isinstance(choices, dict) else {}
 
 
 def assign_variants(runs: list[Run]) -> dict[str, str]:
@@ -298,9 +298,9 @@ def assign_variants(runs: list[Run]) -> dict[str, str]:
     common = {k: runs[0].overrides[k] for k in keys if k not in swept and k in runs[0].overrides}
     chosen = " ".join(f"{k}={v}" for k, v in common.items() if "." not in k) or "default"
     for r in runs:
-        # A setting a run left at its default is not named (`task=search`, not `task=search task.drop=(default)`).
-        parts = [f"{k}={value(r, k) if value(r, k) is not None else '(default)'}" for k in swept
-                 if value(r, k) is not None or "." not in k]
+        # A setting a run left at its default is not named (`task=search`, not `task=search task.drop=(default)`,
+        # `sampler=uniform`, not `experiment=None sampler=uniform`).
+        parts = [f"{k}={value(r, k)}" for k in swept if value(r, k) is not None]
         r.variant = (" ".join(parts) or "default") if swept else chosen
     return common
 
