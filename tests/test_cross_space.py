@@ -134,3 +134,19 @@ def test_paths_without_runs_are_an_error(tmp_path, capsys):
     assert "--by-space needs --out" in capsys.readouterr().err
     with pytest.raises(ReportError, match="missing.csv: no such file"):
         build_by_space([tmp_path / "empty"], tmp_path / "out", proxies=[tmp_path / "missing.csv"])
+
+
+def test_a_sweep_over_search_spaces_ends_with_the_cross_space_report(tmp_path):
+    """The multirun callback: one space gets the plain report, several the cross-space one (no mixed-spaces error)."""
+    from omegaconf import OmegaConf
+
+    from benchmark.report import MultirunReport
+
+    sweep = tmp_path / "sweep"
+    space_runs(sweep, "chain", CHAIN_OPS, truth=TRUTH)
+    space_runs(sweep, "chain_skip", SKIP_OPS, seeds=2)
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep)}}, "task": {"name": "search"}})
+    MultirunReport(use_wandb=False).on_multirun_end(config)
+    with open(sweep / "report" / "spaces.csv") as f:
+        assert sorted(r["space"] for r in csv.DictReader(f)) == ["chain", "chain_skip"]
+    assert (sweep / "report" / "chain" / "report.md").exists()

@@ -16,7 +16,8 @@ from benchmark.io import atomic_path, write_csv
 from benchmark.report.markdown import (_warnings, comparison_section, interference_section, loss_section, markdown,
                                        supernet_help_section)
 from benchmark.report.pruning import pruning_rows, pruning_section
-from benchmark.report.runs import SEARCH_TASKS, Inputs, ReportError, Run, find_run_folders, load_inputs, load_run, nothing_to_report
+from benchmark.report.runs import (SEARCH_TASKS, Inputs, ReportError, Run, find_run_folders, load_by_space, load_inputs,
+                                   load_run, nothing_to_report)
 from benchmark.report.summary import (COLUMNS, COMPARISON_COLUMNS, PER_EPOCH_COLUMNS, _references, compare, per_epoch,
                                       proxy_rows, random_floor, variant_summary)
 from benchmark.report.wandb_run import _log_wandb
@@ -108,8 +109,9 @@ def write_report(inputs: Inputs, out: str | Path, last_k: int = 5, use_wandb: bo
 
 
 class MultirunReport(Callback):
-    """Hydra callback: at the end of a multirun, write the report beside the jobs (`<sweep dir>/report/`); a sweep
-    that cannot be reported (nothing completed, mixed spaces) logs why and still ends normally. Then one line: the
+    """Hydra callback: at the end of a multirun, write the report beside the jobs (`<sweep dir>/report/`; for a sweep
+    over several search spaces, the cross-space report with one report per space in it); a sweep that cannot be
+    reported (nothing completed) logs why and still ends normally. Then one line: the
     command that uploads the whole sweep's offline W&B runs (every job's and the report's) at once."""
 
     def __init__(self, last_k: int = 5, use_wandb: bool = True) -> None:
@@ -119,8 +121,11 @@ class MultirunReport(Callback):
         sweep = Path(config.hydra.sweep.dir)
         if config.task.name not in SEARCH_TASKS:
             return
-        try:
-            build_report([sweep], sweep / "report", last_k=self.last_k, use_wandb=self.use_wandb)
+        from benchmark.report.cross_space import build_by_space
+
+        try:  # a sweep over search spaces (search_space=chain,transformer) gets the cross-space report
+            build = build_by_space if len(load_by_space([sweep])[0]) > 1 else build_report
+            build([sweep], sweep / "report", last_k=self.last_k, use_wandb=self.use_wandb)
         except ReportError as e:
             log.error("error: %s", e)
         offline = list(sweep.glob("*/wandb/offline-run-*"))  # the jobs' folders and report/
