@@ -104,6 +104,7 @@ class SupernetModule(HandStepped):
         self.supernet, self.sampler = supernet, sampler
         self.align = align if isinstance(align, Alignment) else Alignment(**(align or {}))
         self.anchor: int | None = None
+        self.best_child: int | None = None  # the latest ranking's best child (RankingSnapshot sets it): MAGIC-A's anchor
         self.last_children: list[int] = []
         self._sums: dict[str, list[Any]] = {}  # metric -> [sum over the epoch's examples, examples]
 
@@ -179,10 +180,8 @@ class SupernetModule(HandStepped):
             self.sampler.for_rank(self.global_rank)
 
     def on_train_epoch_start(self) -> None:
-        if self.align.weight > 0 and self.current_epoch % self.align.refresh_epochs == 0:
-            best = self.trainer.callback_metrics.get("ranking/top1_child")
-            if best is not None:
-                self.anchor = int(best)
+        if self.align.weight > 0 and self.current_epoch % self.align.refresh_epochs == 0 and self.best_child is not None:
+            self.anchor = self.best_child
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["sampler"] = self.sampler.state_dict()
@@ -190,7 +189,7 @@ class SupernetModule(HandStepped):
             states: list[Any] = [None] * self.trainer.world_size
             torch.distributed.all_gather_object(states, checkpoint["sampler"])
             checkpoint["sampler_per_rank"] = states
-        checkpoint["anchor"] = self.anchor
+        checkpoint["anchor"], checkpoint["best_child"] = self.anchor, self.best_child
         checkpoint["rng_states"] = rng_states()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -202,5 +201,5 @@ class SupernetModule(HandStepped):
             self.sampler.load_state_dict(states[self.global_rank])
         else:
             self.sampler.load_state_dict(checkpoint["sampler"])
-        self.anchor = checkpoint.get("anchor")
+        self.anchor, self.best_child = checkpoint.get("anchor"), checkpoint.get("best_child")
         set_rng_states(checkpoint["rng_states"])

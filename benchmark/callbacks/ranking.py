@@ -164,8 +164,8 @@ class RankingSnapshot(pl.Callback):
         pl_module.log("ranking/best_acc", accs[0], sync_dist=True)
         pl_module.log("ranking/mean_acc", sum(accs) / len(accs), sync_dist=True)
         pl_module.log("ranking/worst_acc", accs[-1], sync_dist=True)
-        # Child indices: read back by the MAGIC-A anchor (callback metrics) and kept in metrics.csv; W&B leaves them
-        # out of its charts and gets the table below instead.
+        pl_module.best_child = ranked[0].child  # MAGIC-A's anchor at the next refresh
+        # Child indices, kept in metrics.csv; W&B leaves them out of its charts and gets the table below instead.
         for rank, s in enumerate(ranked[: self.top_k], start=1):
             pl_module.log(f"ranking/top{rank}_child", float(s.child), sync_dist=True)
         if trainer.is_global_zero:
