@@ -1,21 +1,37 @@
-"""Shared fixtures: composed configs (as `run.py` would see them), a data cache, and a small trainer."""
+"""Shared fixtures: composed configs (as `run.py` would see them), a data cache, and `run.py` run in a subprocess
+(`run_cli`) or in this process (`run_main`)."""
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
+from unittest import mock
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+from benchmark import threads
+
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_thread() -> None:
+    """Tests that train in this process use one intra-op thread, as `threads=1` would: their tiny kernels run fastest
+    so, and on a busy machine a second thread stalls them (docs/performance.md, "Threads")."""
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
@@ -56,4 +72,45 @@ def run_cli(*overrides: str, cwd: Path = ROOT, check: bool = True, timeout: int 
                           capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"run.py {' '.join(overrides)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return proc
+
+
+@contextlib.contextmanager
+def hydra_logging_undone() -> Iterator[None]:
+    """Hydra points the root logger at the streams of the run; put back the handlers that were there before."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        for handler in root.handlers:
+            if handler not in handlers:
+                handler.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+def run_main(*overrides: str, check: bool = True) -> subprocess.CompletedProcess:
+    """`python run.py ...` in this process, for what needs no process of its own (a `python run.py` costs ~5 s of
+    imports): run.py executed as __main__ (Hydra finds conf/ beside it, makes the run folder, validates, sets the
+    threads, runs the task), with Hydra's global state, the environment and torch's thread count put back after it.
+    Returns what `run_cli` does: the exit code and what went to stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}  # set, Hydra would raise instead
+    count = torch.get_num_threads()
+    GlobalHydra.instance().clear()
+    with mock.patch.object(sys, "argv", ["run.py", *overrides]), mock.patch.dict(os.environ, env, clear=True), \
+            mock.patch.object(threads, "_exported", None), contextlib.redirect_stderr(err), \
+            contextlib.redirect_stdout(out), hydra_logging_undone():
+        try:
+            runpy.run_path(str(ROOT / "run.py"), run_name="__main__")
+            code = 0
+        except SystemExit as e:
+            code = e.code
+        finally:
+            GlobalHydra.instance().clear()
+            torch.set_num_threads(count)
+    proc = subprocess.CompletedProcess(["run.py", *overrides], code, out.getvalue(), err.getvalue())
+    if check and code != 0:
+        raise AssertionError(f"run.py {' '.join(overrides)} failed ({code}):\n{proc.stderr[-4000:]}")
     return proc
