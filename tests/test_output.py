@@ -76,6 +76,13 @@ def console_run(tmp_path_factory, cache_dir):
     return proc.stdout + proc.stderr, out, run_dir
 
 
+def test_wandb_runs_offline_and_is_finished(console_run):
+    _, out, run_dir = console_run
+    assert list((out / "wandb").glob("offline-run-*")) == [run_dir] and list(run_dir.glob("*.wandb"))
+    assert any(r.WhichOneof("record_type") == "exit" for r in wandb_records(run_dir, timeout=10))
+    assert (out / "csv" / "metrics.csv").exists()
+
+
 def test_wandb_says_one_line_per_run(console_run):
     text, _, run_dir = console_run
     assert [line for line in text.splitlines() if line.startswith("wandb:")] == []
