@@ -1,4 +1,5 @@
-"""Reliability: exact resume after SIGKILL, divergence caught and reported, W&B never breaks a run, safe loading."""
+"""Reliability: exact resume after SIGKILL, divergence caught and reported, W&B never breaks a run, safe loading.
+Kills, SIGTERM, a second process and W&B online run `run.py` in processes of their own; the rest in this one."""
 import json
 import os
 import signal
@@ -11,7 +12,7 @@ import torch
 
 from benchmark.io import _host
 from benchmark.report import load_inputs
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_main
 
 BASE = ["experiment=smoke", "trainer.limit_train_batches=4", "trainer.max_epochs=3", "logger=csv"]
 
@@ -22,7 +23,7 @@ RESUMABLE = [*BASE, "seed=4", "sampler=round_robin", "sampler.order=shuffle_ever
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory, cache_dir) -> Path:
     out = tmp_path_factory.mktemp("whole")
-    run_cli(*RESUMABLE, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}")
+    run_main(*RESUMABLE, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}")
     return out
 
 
@@ -59,7 +60,7 @@ def test_a_killed_run_resumes_from_its_checkpoint_to_the_same_files_byte_for_byt
     stale.write_text("epoch,st")
     if damage == "rename":  # killed after last.ckpt became previous.ckpt, before the new last.ckpt was written
         os.replace(checkpoints / "last.ckpt", checkpoints / "previous.ckpt")
-    run_cli(*common, "resume=true")
+    run_main(*common, "resume=true")
     status = _status(tmp_path)
     assert status["status"] == "completed"
     assert status["resumed_from"]["epoch"] == resumed_after  # a checkpoint was loaded, the newest one that is whole
@@ -74,7 +75,7 @@ def test_sigterm_stops_after_the_step_keeps_the_epoch_checkpoint_and_exits_4(tmp
     assert proc.returncode == 4 and "stopped by SIGTERM in epoch 1" in proc.stderr and "Traceback" not in proc.stderr
     assert _status(tmp_path)["status"] == "interrupted"
     assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 0
-    run_cli(*common, "resume=true")
+    run_main(*common, "resume=true")
     assert _status(tmp_path)["resumed_from"]["epoch"] == 0
     assert (tmp_path / "rankings.csv").read_bytes() == (uninterrupted / "rankings.csv").read_bytes()
 
@@ -109,15 +110,14 @@ time.sleep(120)
 """
 
 
-def test_checkpoints_load_with_weights_only(tmp_path, cache_dir):
-    run_cli(*BASE, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={tmp_path}", "trainer.max_epochs=1")
-    checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+def test_checkpoints_load_with_weights_only(uninterrupted):
+    checkpoint = torch.load(uninterrupted / "checkpoints" / "last.ckpt", weights_only=True)
     assert {"sampler", "rng_states", "state_dict"} <= set(checkpoint)
 
 
 def test_divergence_stops_the_run_keeps_snapshots_and_the_report_skips_it(tmp_path, cache_dir):
-    proc = run_cli(*BASE, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={tmp_path}",
-                   "+callbacks.poison._target_=tests.helpers.PoisonAt", "+callbacks.poison.step=6", check=False)
+    proc = run_main(*BASE, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={tmp_path}",
+                    "+callbacks.poison._target_=tests.helpers.PoisonAt", "+callbacks.poison.step=6", check=False)
     assert proc.returncode == 3 and "error: diverged: training loss is nan at epoch 1" in proc.stderr
     status = json.loads((tmp_path / "status.json").read_text())
     assert status["status"] == "diverged" and status["epoch"] == 1
@@ -140,9 +140,9 @@ def test_wandb_online_without_an_account_warns_and_goes_on(tmp_path, cache_dir):
 def test_resuming_in_a_run_folder_keeps_its_csv_metrics(tmp_path, cache_dir):
     """Lightning's own CSVLogger deletes metrics.csv when a run resumes in its folder; ours continues it."""
     common = [*BASE[:2], "logger=csv", f"paths.cache_dir={cache_dir}", f"hydra.run.dir={tmp_path}"]
-    run_cli(*common, "trainer.max_epochs=2")
+    run_main(*common, "trainer.max_epochs=2")
     before = (tmp_path / "csv" / "metrics.csv").read_text().splitlines()
-    run_cli(*common, "trainer.max_epochs=3", "resume=true")
+    run_main(*common, "trainer.max_epochs=3", "resume=true")
     after = (tmp_path / "csv" / "metrics.csv").read_text().splitlines()
     assert after[:3] == before and [r.split(",")[0] for r in after[1:]] == ["0", "1", "2"]
 
@@ -175,8 +175,8 @@ def test_atomic_outputs_get_the_usual_file_mode(tmp_path):
 
 
 def test_a_run_whose_validation_loss_explodes_is_flagged_and_exits_3(tmp_path, cache_dir):
-    proc = run_cli(*BASE, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={tmp_path}", "trainer.max_epochs=2",
-                   "module.optimizer.lr=300", check=False)
+    proc = run_main(*BASE, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={tmp_path}", "trainer.max_epochs=2",
+                    "module.optimizer.lr=300", check=False)
     assert proc.returncode == 3 and "error: validation loss exploded" in proc.stderr
     status = _status(tmp_path)
     assert status["status"] == "exploded" and "median child" in status["message"]
@@ -208,7 +208,7 @@ def _resume_cfg(make_cfg, folder, *overrides):
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory, cache_dir) -> Path:
     out = tmp_path_factory.mktemp("finished")
-    run_cli("experiment=smoke", "logger=csv", f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}")
+    run_main("experiment=smoke", "logger=csv", f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}")
     return out
 
 
