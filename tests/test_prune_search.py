@@ -1,5 +1,5 @@
 """task=prune_search: samplers and rankings restricted to the kept children, the closed-form random-search baseline,
-and a pruning run as a user runs it, killed and resumed to the same files."""
+and a pruning run (in this process), killed in a process of its own and resumed to the same files."""
 import csv
 import itertools
 import json
@@ -14,7 +14,7 @@ from benchmark.random_search import expected_best
 from benchmark.samplers import FairSampler, GradualSampler, PerGroupSampler, RoundRobinSampler, UniformSampler
 from benchmark.spaces import ChainSpace
 from benchmark.tasks import prune_search
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, run_main
 
 SPACE = ChainSpace(layers=3, ops=["conv3", "conv5", "dilconv3", "maxpool3"])  # 64 children
 # 5 epochs of 4 steps, pruned after epochs 1 and 3: 64 -> 32 -> 16 children.
@@ -108,8 +108,8 @@ def _rows(path: Path) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def pruned(tmp_path_factory, cache_dir) -> Path:
     out = tmp_path_factory.mktemp("pruned")
-    run_cli(*BASE, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}",
-            "+callbacks.steps._target_=tests.helpers.RecordSteps", f"+callbacks.steps.output_dir={out}")
+    run_main(*BASE, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}",
+             "+callbacks.steps._target_=tests.helpers.RecordSteps", f"+callbacks.steps.output_dir={out}")
     return out
 
 
@@ -157,7 +157,7 @@ def test_a_killed_pruning_run_resumes_to_the_same_files_byte_for_byte(tmp_path, 
     proc = run_cli(*common, f"+callbacks.kill._target_=tests.helpers.{callback}", f"+callbacks.kill.{argument}",
                    check=False)
     assert proc.returncode == -signal.SIGKILL
-    run_cli(*common, "resume=true")
+    run_main(*common, "resume=true")
     status = json.loads((tmp_path / "status.json").read_text())
     assert status["status"] == "completed" and status["resumed_from"]["epoch"] == resumed_after
     for name in ("rankings.csv", "pruning.csv", "pruning_summary.json"):
