@@ -1,11 +1,12 @@
-"""Dense snapshots and the ranking protocol options, as a user runs them: `callbacks.ranking.dense_steps` ranks every
-child after each of the last steps without changing the run, the report turns them into step-level GT-Tau-Mean-k and a
-recency table; `bn=shared` and `split=test` (with `data.val_size=0`) are what Deeper Insights does."""
+"""Dense snapshots and the ranking protocol options, through run.py (in this process): `callbacks.ranking.dense_steps`
+ranks every child after each of the last steps without changing the run, the report turns them into step-level
+GT-Tau-Mean-k and a recency table; `bn=shared` and `split=test` (with `data.val_size=0`) are what Deeper Insights
+does."""
 import csv
 import json
 
 from benchmark.report import build_report
-from tests.conftest import run_cli
+from tests.conftest import run_main
 
 BASE = ["experiment=smoke", "trainer.limit_train_batches=4", "trainer.max_epochs=2", "logger=csv",
         "sampler=round_robin"]
@@ -21,8 +22,8 @@ def test_dense_snapshots_leave_the_run_unchanged_and_reach_the_report(tmp_path, 
     table.write_text("child,test_acc\n" + "".join(f"{a}-{b}-{c},{(a * 16 + b * 4 + c) / 100}\n"
                                                   for a in range(4) for b in range(4) for c in range(4)))
     common = [*BASE, f"paths.cache_dir={cache_dir}", f"ground_truth.path={table}"]
-    run_cli(*common, f"hydra.run.dir={tmp_path / 'plain'}")
-    run_cli(*common, f"hydra.run.dir={tmp_path / 'dense'}", "callbacks.ranking.dense_steps=5")
+    run_main(*common, f"hydra.run.dir={tmp_path / 'plain'}")
+    run_main(*common, f"hydra.run.dir={tmp_path / 'dense'}", "callbacks.ranking.dense_steps=5")
     dense = tmp_path / "dense"
     assert (dense / "rankings.csv").read_bytes() == (tmp_path / "plain" / "rankings.csv").read_bytes()
     rows = _rows(dense / "rankings_dense.csv")
@@ -43,8 +44,8 @@ def test_dense_snapshots_leave_the_run_unchanged_and_reach_the_report(tmp_path, 
 
 def test_shared_statistics_on_the_test_set_with_every_training_example(tmp_path, cache_dir):
     out = tmp_path / "run"
-    run_cli(*BASE, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}", "callbacks.ranking.bn=shared",
-            "callbacks.ranking.split=test", "data.val_size=0")
+    run_main(*BASE, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}", "callbacks.ranking.bn=shared",
+             "callbacks.ranking.split=test", "data.val_size=0")
     snapshot = json.loads((out / "snapshot.json").read_text())
     assert snapshot["ranked_on"] == "test" and snapshot["bn"] == "shared" and "calib_batches" not in snapshot
     assert snapshot["val_size"] == 0 and snapshot["train_size"] == 4000 and snapshot["test_size"] == 1000

@@ -2,16 +2,16 @@
 import csv
 import json
 
-from tests.conftest import run_cli
+from tests.conftest import run_main
 
 BASE = ["experiment=smoke", "trainer.limit_train_batches=4", "trainer.max_epochs=2", "logger=csv"]
 
 
 def test_probe_measures_without_changing_the_rankings(tmp_path, cache_dir):
     plain, probed = tmp_path / "plain", tmp_path / "probed"
-    run_cli(*BASE, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={plain}")
-    run_cli(*BASE, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={probed}", "callbacks=with_interference",
-            "callbacks.interference.every_n_steps=2")
+    run_main(*BASE, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={plain}")
+    run_main(*BASE, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={probed}", "callbacks=with_interference",
+             "callbacks.interference.every_n_steps=2")
     assert (plain / "rankings.csv").read_bytes() == (probed / "rankings.csv").read_bytes()
     with open(probed / "interference.csv") as f:
         rows = list(csv.DictReader(f))
