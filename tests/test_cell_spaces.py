@@ -179,8 +179,8 @@ NB201_SMALL = ["search_space=nb201", "search_space.channels=4", "search_space.ce
 
 def test_nb201_study_end_to_end_with_a_published_table(tmp_path, cache_dir):
     """As a user runs it: a 2-seed sweep ranking the fixed sample of cells against an imported table of arch strings,
-    the report over it, and the proxies judged against the same table."""
-    from tests.conftest import run_cli
+    the report over it, and (in this process) the proxies judged against the same table."""
+    from tests.conftest import run_cli, run_main
 
     space = NB201Space(eval_children=6)
     names = [space.name(c) for c in space.ranked_children()]
@@ -200,17 +200,19 @@ def test_nb201_study_end_to_end_with_a_published_table(tmp_path, cache_dir):
     report = (tmp_path / "sweep" / "report" / "report.md").read_text()
     assert "with 15625 children, ranking a fixed sample of 6" in report
     assert "| experiment=smoke search_space=nb201 | 2 |" in report
-    run_cli("task=proxies", "proxies=[params,synflow,freeflow,nwot]", f"hydra.run.dir={tmp_path / 'proxies'}", *common)
+    run_main("task=proxies", "proxies=[params,synflow,freeflow,nwot]", f"hydra.run.dir={tmp_path / 'proxies'}",
+             *common)
     summary = (tmp_path / "proxies" / "proxies_summary.csv").read_text().splitlines()
     assert sorted(r.split(",")[0] for r in summary[1:]) == ["freeflow", "nwot", "params", "synflow"]
 
 
 def test_deeper_insights_ground_truth_trains_children_one_by_one_in_a_list(tmp_path, cache_dir):
-    from tests.conftest import run_cli
+    from tests.conftest import run_main
 
-    run_cli("task=ground_truth", "search_space=deeper_insights", "search_space.channels=4", "search_space.stem_channels=4",
-            "search_space.cells=1", "gt_seeds=1", "ground_truth.epochs=1", "ground_truth.chunk=32", "+trainer.limit_train_batches=2",
-            "logger=none", f"paths.cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={tmp_path / 'gt'}")
+    run_main("task=ground_truth", "search_space=deeper_insights", "search_space.channels=4",
+             "search_space.stem_channels=4", "search_space.cells=1", "gt_seeds=1", "ground_truth.epochs=1",
+             "ground_truth.chunk=32", "+trainer.limit_train_batches=2", "logger=none",
+             f"paths.cache_dir={tmp_path / 'cache'}", f"data.cache_dir={cache_dir}", f"hydra.run.dir={tmp_path / 'gt'}")
     rows = (tmp_path / "gt" / "ground_truth.csv").read_text().splitlines()
     assert len(rows) == 1 + 64 and {r.split(",")[0] for r in rows[1:]} == {
         f"{a}{b}{c}" for a in "1234" for b in "1234" for c in "1234"}
