@@ -227,13 +227,12 @@ def test_the_deeper_insights_preset_runs_as_the_authors_did_and_is_judged_by_the
                                                                                                cache_dir):
     """On the CPU with small CIFAR-format files and narrow cells: trained on all 100 training images, ranked on the
     test images with shared BatchNorm statistics after each of the last steps, judged against the published table."""
-    from tests.conftest import run_cli
+    from tests.conftest import run_main
 
     out = tmp_path / "run"
-    run_cli("experiment=deeper_insights_cifar10", "trainer=cpu", f"data.root={cifar[0]}", "data.batch_size=50",
-            "search_space.channels=2", "search_space.stem_channels=2", "search_space.cells=1", "trainer.max_epochs=1",
-            "callbacks.ranking.dense_steps=2", "logger=csv", f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}",
-            timeout=600)
+    run_main("experiment=deeper_insights_cifar10", "trainer=cpu", f"data.root={cifar[0]}", "data.batch_size=50",
+             "search_space.channels=2", "search_space.stem_channels=2", "search_space.cells=1", "trainer.max_epochs=1",
+             "callbacks.ranking.dense_steps=2", "logger=csv", f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}")
     snapshot = json.loads((out / "snapshot.json").read_text())
     assert (snapshot["ranked_on"], snapshot["bn"], snapshot["train_size"], snapshot["val_size"]) == ("test", "shared",
                                                                                                    100, 0)
