@@ -14,7 +14,7 @@ from benchmark.io import atomic_path
 from benchmark.spaces import ChainSpace, DataShape, NB201Space
 from benchmark.stacked import StackedChildren
 from benchmark.tasks import ground_truth as gt_task
-from tests.conftest import run_cli
+from tests.conftest import run_main
 from tests.test_io import killed_writer
 
 SMALL = ["data=digits", "search_space.layers=2", "search_space.ops=[conv3,dilconv3,maxpool3]",
@@ -139,8 +139,8 @@ def test_an_unreadable_sidecar_is_a_config_error_naming_its_line(tmp_path):
 
 def test_a_short_row_stops_a_search_run_with_one_line(tmp_path, cache_dir):
     table = write(tmp_path / "short.csv", "child,test_acc\n0-0-0,0.5\n0-0-1\n")
-    proc = run_cli("experiment=smoke", "logger=csv", f"hydra.run.dir={tmp_path / 'run'}",
-                   f"paths.cache_dir={cache_dir}", f"ground_truth.path={table}", check=False)
+    proc = run_main("experiment=smoke", "logger=csv", f"hydra.run.dir={tmp_path / 'run'}",
+                    f"paths.cache_dir={cache_dir}", f"ground_truth.path={table}", check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert f"error: ground_truth.path='{table}' is not valid: {table}:3: expected 2 fields" in proc.stderr
 
@@ -246,8 +246,8 @@ def test_a_half_written_cache_entry_is_never_used_and_is_merged_again(built, tra
 
 def test_the_command_line_repairs_a_table_left_without_its_sidecar(built, tmp_path):
     (cache_folder(built) / "ground_truth.json").unlink()
-    proc = run_cli("task=ground_truth", *QUICK, f"paths.cache_dir={built.paths.cache_dir}",
-                   f"hydra.run.dir={tmp_path / 'again'}")
+    proc = run_main("task=ground_truth", *QUICK, f"paths.cache_dir={built.paths.cache_dir}",
+                    f"hydra.run.dir={tmp_path / 'again'}")
     assert "0 of 9 (child, seed) pairs to train, 9 already done" in proc.stdout + proc.stderr
     assert len(find(built, SMALL_SPACE).rows) == 9 and (tmp_path / "again" / "ground_truth.json").is_file()
 

@@ -14,7 +14,7 @@ import torch
 from benchmark import threads
 from benchmark.errors import ConfigError
 from benchmark.validation import validate
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_main
 
 SMOKE = ["experiment=smoke", "trainer.limit_train_batches=2", "logger=csv"]
 
@@ -92,7 +92,7 @@ def test_a_bad_thread_count_is_a_config_error(make_cfg, value):
 
 
 def test_a_bad_thread_count_stops_run_py_with_one_line(tmp_path):
-    proc = run_cli("threads=0", f"hydra.run.dir={tmp_path}", check=False, timeout=120)
+    proc = run_main("threads=0", f"hydra.run.dir={tmp_path}", check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "error: threads=0 is not valid: auto (half of this process's share of the usable cores" in proc.stderr
 
