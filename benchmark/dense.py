@@ -15,8 +15,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from benchmark import metrics
+from benchmark.records import DENSE
 
-FILE = "rankings_dense.csv"
 #: The lags (steps since a child was trained) the recency table shows.
 LAGS = 5
 
@@ -34,15 +34,15 @@ def read(file: Path, n: int) -> tuple[dict[int, dict[str, float]], dict[int, dic
                 step, rank, acc = int(row["step"]), int(row["rank"]), float(row["val_acc"])
                 lag = int(row["since_trained"]) if row.get("since_trained") else None
             except (KeyError, TypeError, ValueError):
-                raise ValueError(f"{FILE} line {line} is malformed (truncated file?): {row}") from None
+                raise ValueError(f"{DENSE} line {line} is malformed (truncated file?): {row}") from None
             if not np.isfinite(acc):
-                raise ValueError(f"{FILE} line {line} holds a non-finite accuracy")
+                raise ValueError(f"{DENSE} line {line} holds a non-finite accuracy")
             steps.setdefault(step, []).append((rank, row["child"], acc))
             if lag is not None:
                 since.setdefault(step, {})[row["child"]] = lag
     for step, ranked in steps.items():
         if sorted(r for r, _, _ in ranked) != list(range(1, n + 1)) or len({c for _, c, _ in ranked}) != n:
-            raise ValueError(f"{FILE} step {step} does not rank the {n} children once each with ranks 1..{n}")
+            raise ValueError(f"{DENSE} step {step} does not rank the {n} children once each with ranks 1..{n}")
     return {s: {c: a for _, c, a in sorted(ranked)} for s, ranked in sorted(steps.items())}, since
 
 

@@ -22,43 +22,19 @@ import torch
 import torch.nn.functional as F
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_info
-from scipy import stats
 
 from benchmark.errors import require
 from benchmark.evaluation import preserved_state
 from benchmark.io import write_csv, write_json
+from benchmark.interference import summarize
+from benchmark.records import INTERFERENCE, INTERFERENCE_HEADER
 from benchmark.supernet import Supernet
 
-HEADER = ("step", "layer", "op", "child_a", "child_b", "d", "grad_cos", "input_cos", "output_cos")
-
-
-def summarize(rows: list[tuple[Any, ...]] | list[dict[str, Any]]) -> dict[str, float]:
-    """Mean gradient cosine per d, and Spearman correlations of gradient similarity with d and with input/output
-    similarity, over all pairs and over pairs at layers >= 1 (at layer 0 both children see the stem's output, so input
-    and output similarity are 1 by construction there)."""
-    if rows and isinstance(rows[0], dict):
-        rows = [tuple(r[k] for k in HEADER) for r in rows]
-    if len(rows) < 3:
-        return {}
-    layer, d, g, i, o = (np.array([float(r[k]) for r in rows]) for k in (1, 5, 6, 7, 8))
-    out = {"probes": float(len(rows))}
-    def spearman(x: np.ndarray, y: np.ndarray) -> float:  # undefined (nan) when either side is constant
-        return float(stats.spearmanr(x, y).statistic) if np.ptp(x) > 0 and np.ptp(y) > 0 else float("nan")
-
-    for name, x in (("d", d), ("input_cos", i), ("output_cos", o)):
-        out[f"spearman_{name}_vs_grad_cos"] = spearman(x, g)
-    deep = layer >= 1
-    if deep.sum() >= 3:
-        for name, x in (("input_cos", i), ("output_cos", o)):
-            out[f"spearman_{name}_vs_grad_cos_layers_ge1"] = spearman(x[deep], g[deep])
-    for k in sorted(set(d.tolist())):
-        out[f"grad_cos_mean_d{int(k)}"] = float(g[d == k].mean())
-    return out
 
 
 class InterferenceProbe(pl.Callback):
-    def __init__(self, output_dir: str, every_n_steps: int = 50, pairs_per_distance: int = 2, seed: int = 0,
-                 filename: str = "interference.csv") -> None:
+    def __init__(self, output_dir: str, every_n_steps: int = 25, pairs_per_distance: int = 2, seed: int = 0,
+                 filename: str = INTERFERENCE) -> None:
         require(isinstance(every_n_steps, int) and every_n_steps >= 1, "callbacks.interference.every_n_steps",
                 every_n_steps, "an integer >= 1")
         require(isinstance(pairs_per_distance, int) and pairs_per_distance >= 1,
@@ -137,7 +113,7 @@ class InterferenceProbe(pl.Callback):
                                          self._cos(oa, ob)))
         self.rows += rows
         if trainer.is_global_zero:
-            write_csv(self.path, HEADER, self.rows)
+            write_csv(self.path, INTERFERENCE_HEADER, self.rows)
         for d in sorted({r[5] for r in rows}):
             pl_module.log(f"interference/grad_cos_d{d}", float(np.mean([r[6] for r in rows if r[5] == d])),
                           on_step=True, on_epoch=False)

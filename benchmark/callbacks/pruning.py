@@ -18,8 +18,8 @@ from benchmark.callbacks.ranking import RankingSnapshot
 from benchmark.errors import is_int, require
 from benchmark.samplers import SUBSETS
 from benchmark.io import write_csv
+from benchmark.records import PRUNING, PRUNING_HEADER
 
-HEADER = ("round", "epoch", "step", "kept", "dropped")
 
 
 def kept_counts(n: int, rounds: int, drop: float) -> list[int]:
@@ -33,7 +33,7 @@ def kept_counts(n: int, rounds: int, drop: float) -> list[int]:
 
 class Pruning(pl.Callback):
     def __init__(self, ranking: RankingSnapshot, output_dir: str | Path, rounds: int, every: int, drop: float,
-                 filename: str = "pruning.csv") -> None:
+                 filename: str = PRUNING) -> None:
         require(is_int(rounds) and rounds >= 1, "task.rounds", rounds, "an integer >= 1")
         require(is_int(every) and every >= 1, "task.every", every, "an integer >= 1 (epochs between prunings)")
         require(isinstance(drop, (int, float)) and not isinstance(drop, bool) and 0 < drop < 1, "task.drop", drop,
@@ -69,7 +69,7 @@ class Pruning(pl.Callback):
         self.rows.append((done, epoch, trainer.global_step, " ".join(space.name(c) for c in keep),
                           " ".join(space.name(c) for c in ranked[len(keep):])))
         if trainer.is_global_zero:
-            write_csv(self.path, HEADER, self.rows)
+            write_csv(self.path, PRUNING_HEADER, self.rows)
 
     def state_dict(self) -> dict[str, Any]:
         return {"rows": list(self.rows)}

@@ -28,10 +28,8 @@ from benchmark.evaluation import ChildScore, evaluate_children
 from benchmark.ground_truth import GroundTruth
 from benchmark.io import write_csv, write_json
 from benchmark.loggers import log_rows
+from benchmark.records import DENSE, DENSE_HEADER, GT_HEADER, HEADER, RANKINGS
 
-HEADER = ("epoch", "step", "child", "val_acc", "val_loss", "rank")
-GT_HEADER = ("gt_acc", "gt_rank")
-DENSE_HEADER = HEADER + ("since_trained",)
 #: How children's BatchNorm statistics are set before they are measured: re-estimated on fixed training batches
 #: (How Does Supernet Help), or the supernet's shared running statistics, as after model.eval() (Deeper Insights).
 BN_PROTOCOLS = ("recalibrate", "shared")
@@ -46,7 +44,7 @@ def rank_children(scores: list[ChildScore]) -> list[ChildScore]:
 class RankingSnapshot(pl.Callback):
     def __init__(self, output_dir: str, top_k: int = 5, calib_batches: int = 2, block: int | None = None,
                  bn: str = "recalibrate", split: str = "val", dense_steps: int = 0,
-                 filename: str = "rankings.csv", dense_filename: str = "rankings_dense.csv") -> None:
+                 filename: str = RANKINGS, dense_filename: str = DENSE) -> None:
         require(is_int(top_k) and top_k >= 1, "callbacks.ranking.top_k", top_k, "an integer >= 1")
         require(bn in BN_PROTOCOLS, "callbacks.ranking.bn", bn, f"one of {list(BN_PROTOCOLS)}")
         require(is_int(calib_batches) and (calib_batches >= 1 or bn == "shared"), "callbacks.ranking.calib_batches",

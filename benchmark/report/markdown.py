@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from benchmark import statistics
+from benchmark.interference import summarize
 from benchmark.io import write_csv
 from benchmark.metrics import PRUNE_PERCENTS, TOP_PERCENTS
 from benchmark.report.runs import BUILD, Inputs, Run
@@ -210,8 +211,6 @@ def loss_section(rows: list[dict[str, Any]], epoch_rows: dict[str, list[dict[str
 def interference_section(by_variant: dict[str, list[Run]], out: Path, baseline: str | None = None) -> str:
     """Each run's interference summary (from its `interference.csv`), per variant: the mean over seeds with its 95%
     bootstrap interval (mean and std in interference.csv), and each variant's paired difference from `baseline`."""
-    from benchmark.callbacks.interference import summarize
-
     table: dict[str, dict[str, dict[int, float]]] = {}  # variant -> figure -> seed -> value
     for variant, runs in sorted(by_variant.items()):
         for r in runs:

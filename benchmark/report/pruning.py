@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from benchmark import statistics
+from benchmark.records import PRUNING_SUMMARY
 from benchmark.report.runs import Run
 
-FILE = "pruning_summary.json"
 #: (column, what it is, path into pruning_summary.json's "final" node)
 COLUMNS = (
     ("pick_true_rank", "supernet's pick, true rank", ("pick_true_rank",)),
@@ -28,7 +28,7 @@ COLUMNS = (
 
 
 def _final(run: Run) -> dict[str, float] | None:
-    file = run.path / FILE
+    file = run.path / PRUNING_SUMMARY
     if not file.exists():
         return None
     final = json.loads(file.read_text())["final"]
@@ -51,7 +51,7 @@ def pruning_rows(by_variant: dict[str, list[Run]]) -> tuple[list[dict[str, Any]]
             try:
                 final = _final(run)
             except (OSError, ValueError, KeyError, TypeError) as e:
-                damaged.append((str(run.path), f"{FILE} unreadable ({type(e).__name__}: {e})"))
+                damaged.append((str(run.path), f"{PRUNING_SUMMARY} unreadable ({type(e).__name__}: {e})"))
                 continue
             if final is not None:
                 finals.append(final)

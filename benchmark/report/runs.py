@@ -15,7 +15,8 @@ import yaml
 from omegaconf import OmegaConf
 
 from benchmark import dense
-from benchmark.callbacks.ranking import HEADER
+from benchmark import records
+from benchmark.records import HEADER
 from benchmark.validation import lookup
 from benchmark.variants import variant_overrides
 
@@ -204,15 +205,6 @@ def _check_epochs(rows: dict[int, list[tuple[int, str, float]]], n: int, max_epo
                                                              "epochs")
 
 
-def _kept_after(folder: Path) -> dict[int, set[str]]:
-    """pruning.csv (task=prune_search) as epoch -> the children kept after it; {} for a run that never pruned."""
-    file = folder / "pruning.csv"
-    if not file.exists():
-        return {}
-    with open(file, newline="") as f:
-        return {int(row["epoch"]): set(row["kept"].split()) for row in csv.DictReader(f)}
-
-
 def load_run(folder: Path) -> Run:
     """One run, fully checked; raises ValueError naming what is wrong."""
     _check_status(folder)
@@ -224,11 +216,11 @@ def load_run(folder: Path) -> Run:
         raise ValueError("no rankings.csv / snapshot.json (the run failed before its first snapshot?)")
     snapshot = _read_snapshot(folder)
     rows, truth, val_loss = _read_rows(rankings)
-    kept_after = _kept_after(folder)
+    kept_after = records.kept_after(folder)
     _check_epochs(rows, snapshot["num_children"], max_epochs, kept_after)
     # Listed by the rank column, so that the metrics judge the run's own pick when accuracies tie (see metrics.py).
     epochs = {e: {c: acc for _, c, acc in sorted(ranked)} for e, ranked in sorted(rows.items())}
-    steps, since = dense.read(folder / dense.FILE, snapshot["num_children"]) if (folder / dense.FILE).exists() \
+    steps, since = dense.read(folder / records.DENSE, snapshot["num_children"]) if (folder / records.DENSE).exists() \
         else ({}, {})
     return Run(folder, seed, variant_overrides(overrides), _study(folder, config),
                {**{k: snapshot[k] for k in SNAPSHOT_KEYS},

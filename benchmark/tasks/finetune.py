@@ -25,7 +25,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from benchmark import ground_truth, metrics
-from benchmark.callbacks.ranking import GT_HEADER, rank_children
+from benchmark.callbacks.ranking import rank_children
+from benchmark.records import GT_HEADER
 from benchmark.errors import is_int, require
 from benchmark.evaluation import ChildScore
 from benchmark.io import remove_stale_temps, write_csv, write_json

@@ -11,7 +11,6 @@ The unpruned supernet with the same steps is `task=search` with the same seed an
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from benchmark import metrics
 from benchmark.callbacks import Pruning
 from benchmark.io import write_json
 from benchmark.random_search import expected_best
+from benchmark.records import PRUNING, PRUNING_SUMMARY, RANKINGS
 from benchmark.tasks.common import task_wrapper
 from benchmark.tasks.search import fit, read_rows
 
@@ -66,10 +66,10 @@ def run(cfg: DictConfig) -> dict[str, float]:
     if truth is None:  # the search said how to get one
         log.info("without a ground truth the pruned space is not judged (no pruning_summary.json)")
         return result
-    rows = read_rows(out / "rankings.csv")
+    rows = read_rows(out / RANKINGS)
     last = rows[-1][0]
-    summary = summarize(truth.scores(), read_rows(out / "pruning.csv"), [r for r in rows if r[0] == last])
-    write_json(out / "pruning_summary.json", summary)
+    summary = summarize(truth.scores(), read_rows(out / PRUNING), [r for r in rows if r[0] == last])
+    write_json(out / PRUNING_SUMMARY, summary)
     final = summary["final"]
     log.info("pruned to %d children: the supernet's pick %s has true rank %d (regret %.4f); the best kept child has "
              "true rank %d; random search with %d evaluations expects rank %.1f; true top 10%% kept: %.0f%%",

@@ -10,6 +10,7 @@ import numpy as np
 from scipy import stats
 
 from benchmark import dense, metrics
+from benchmark.records import DENSE
 
 
 def main(sweep: Path) -> None:
@@ -20,7 +21,7 @@ def main(sweep: Path) -> None:
         epoch = max(int(r["epoch"]) for r in rows)
         ranked = sorted((r for r in rows if int(r["epoch"]) == epoch), key=lambda r: int(r["rank"]))
         final.append(metrics.kendall_tau({r["child"]: float(r["val_acc"]) for r in ranked}, truth))
-        steps, _ = dense.read(run / dense.FILE, len(truth))
+        steps, _ = dense.read(run / DENSE, len(truth))
         last64.append(dense.gt_tau_last_k(steps, truth, 64)["mean"])
         print(f"{run.name}: GT-Tau final {final[-1]:.3f}, GT-Tau-Mean-64 {last64[-1]:.3f}")
     for name, values in (("final", final), ("GT-Tau-Mean-64", last64)):
