@@ -1,8 +1,10 @@
 """DDP on the CPU (2 processes, gloo) through run.py: same child on every rank, nothing stray moves, and the
-distributed ranking equals a single-process ranking of the same weights."""
+distributed ranking equals a single-process ranking of the same weights. Each run starts three processes (~20 s on
+two cores): a sweep, per-rank sampling, per-group budgets and divergence under DDP are marked slow."""
 import csv
 import json
 
+import pytest
 import torch
 
 from benchmark.evaluation import evaluate_children
@@ -40,7 +42,10 @@ def test_two_process_run(tmp_path, cache_dir, make_cfg):
     assert [s.val_acc for s in scores] == [float(r["val_acc"]) for r in last]
 
 
+@pytest.mark.slow
 def test_two_process_multirun(tmp_path, cache_dir):
+    """A sweep of DDP runs, its folders and report (fast: test_two_process_run for DDP, and the sweep of
+    tests/test_cell_spaces.py::test_nb201_study_end_to_end_with_a_published_table)."""
     sweep = tmp_path / "sweep"
     run_cli("-m", "seed=0,1", *DDP, f"paths.cache_dir={cache_dir}", f"hydra.sweep.dir={sweep}")
     assert sorted(p.name for p in sweep.iterdir()) == [".lock", "0", "1", "multirun.yaml", "report"]
@@ -50,7 +55,11 @@ def test_two_process_multirun(tmp_path, cache_dir):
     assert f"| {label} | 2 |" in (sweep / "report" / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_per_rank_sampling_gives_each_rank_its_own_children_also_after_resume(tmp_path, cache_dir):
+    """module.arch_sync=per_rank under DDP, resumed (fast: the per-rank sequences of
+    tests/test_samplers.py::test_for_rank_gives_each_rank_its_own_sequence and the resumes of
+    tests/test_reliability.py)."""
     out = tmp_path / "run"
     common = [*DDP, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}", "module.arch_sync=per_rank",
               "sampler=round_robin", "sampler.order=shuffle_once",
@@ -77,7 +86,11 @@ def test_a_relaunched_ddp_run_shares_its_folder_with_its_own_ranks(tmp_path, cac
     assert len((out / "rankings.csv").read_text().splitlines()) == 1 + 2 * 64
 
 
+@pytest.mark.slow
 def test_divergence_in_a_spawned_ddp_process_exits_3(tmp_path, cache_dir):
+    """A worker's divergence reaches the command line as exit code 3 (fast: divergence in
+    tests/test_reliability.py::test_divergence_stops_the_run_keeps_snapshots_and_the_report_skips_it, the way out of a
+    spawned worker in tests/test_bad_configs.py::test_an_error_raised_in_a_spawned_ddp_process_is_one_line_too)."""
     out = tmp_path / "run"
     proc = run_cli(*DDP, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}", "trainer.max_epochs=3",
                    "+callbacks.poison._target_=tests.helpers.PoisonAt", "+callbacks.poison.step=6", check=False,
@@ -86,9 +99,12 @@ def test_divergence_in_a_spawned_ddp_process_exits_3(tmp_path, cache_dir):
     assert json.loads((out / "status.json").read_text())["status"] == "diverged"
 
 
+@pytest.mark.slow
 def test_per_group_budget_under_ddp_trains_one_child_of_every_group_on_both_ranks(tmp_path, cache_dir):
     """Under DDP the groups' losses go back in one backward pass (DDP reduces once per forward): every step still
-    trains one child of each group, the same on both ranks, and nothing outside them moves."""
+    trains one child of each group, the same on both ranks, and nothing outside them moves (fast:
+    test_two_process_run for DDP, tests/test_budget.py::test_each_group_trains_exactly_as_its_own_supernet for the
+    groups)."""
     out = tmp_path / "run"
     run_cli(*DDP, "sharing=partial", f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}",
             "+callbacks.steps._target_=tests.helpers.RecordSteps", f"+callbacks.steps.output_dir={out}")
