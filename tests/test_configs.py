@@ -3,8 +3,12 @@ from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
-from hydra.utils import get_method
+import torch
+from hydra.utils import get_method, instantiate
 
+from benchmark.callbacks import InterferenceProbe, RankingSnapshot
+from benchmark.loggers import EpochWandbLogger, ResumableCSVLogger
+from benchmark.module import SupernetModule
 from benchmark.tasks.common import build_study, build_trainer, instantiate_all
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -39,29 +43,53 @@ def test_every_study_option_builds(make_cfg, group):
         assert module.sampler.sample()[0] in range(module.supernet.num_children)
 
 
+LOGGERS = {"none": [], "csv": [ResumableCSVLogger], "wandb": [EpochWandbLogger],
+           "default": [ResumableCSVLogger, EpochWandbLogger]}
+
+
 @pytest.mark.parametrize("option", options("logger"))
 def test_every_logger_option_instantiates(make_cfg, option):
     loggers = instantiate_all(make_cfg(f"logger={option}").get("logger"))
-    assert option != "none" or loggers == []
-    assert option != "default" or len(loggers) == 2
+    assert [type(logger) for logger in loggers] == LOGGERS[option]
+
+
+#: (accelerator, devices, strategy) of each trainer option.
+TRAINERS = {"default": ("cpu", 1, None), "cpu": ("cpu", 1, None), "gpu": ("gpu", 1, None),
+            "ddp_cpu": ("cpu", 2, "ddp_spawn_find_unused_parameters_true"),
+            "ddp": ("gpu", 2, "ddp_spawn_find_unused_parameters_true")}
 
 
 @pytest.mark.parametrize("option", options("trainer"))
 def test_every_trainer_option_composes(make_cfg, option):
-    cfg = make_cfg(f"trainer={option}", "trainer.max_epochs=2")
-    assert cfg.trainer.max_epochs == 2
-    if cfg.trainer.accelerator == "cpu":
-        assert isinstance(build_trainer(make_cfg(f"trainer={option}", "logger=csv")), pl.Trainer)
+    cfg = make_cfg(f"trainer={option}", "trainer.max_epochs=2", "logger=csv")
+    t = cfg.trainer
+    assert (t.accelerator, t.devices, t.get("strategy")) == TRAINERS[option]
+    if t.accelerator == "cpu":  # a GPU option builds only beside a GPU (tests/test_gpu.py)
+        trainer = build_trainer(cfg)
+        assert isinstance(trainer, pl.Trainer) and trainer.max_epochs == 2 and trainer.num_devices == t.devices
 
 
-@pytest.mark.parametrize("group", ["task", "callbacks", "module", "ground_truth"])
-def test_other_groups_compose(make_cfg, group):
-    for option in options(group):
-        cfg = make_cfg(f"{group}={option}")
-        if group == "callbacks":
-            assert instantiate_all(cfg.callbacks)
-        if group == "task":
-            assert callable(get_method(cfg.task.fn)) and cfg.task.name == option
+def test_every_task_names_its_function(make_cfg):
+    for option in options("task"):
+        cfg = make_cfg(f"task={option}")
+        assert callable(get_method(cfg.task.fn)) and cfg.task.name == option
+
+
+def test_every_callbacks_option_ranks_and_adds_what_it_says(make_cfg):
+    assert options("callbacks") == ["default", "with_interference"]
+    plain = [type(c) for c in instantiate_all(make_cfg("callbacks=default").callbacks)]
+    probed = [type(c) for c in instantiate_all(make_cfg("callbacks=with_interference").callbacks)]
+    assert RankingSnapshot in plain and InterferenceProbe not in plain
+    assert len(probed) == len(plain) + 1 and set(probed) == {*plain, InterferenceProbe}
+
+
+def test_the_module_and_ground_truth_recipes_build(make_cfg):
+    cfg = make_cfg("module=supernet", "ground_truth=default", "ground_truth.epochs=7")
+    assert isinstance(build_study(cfg)[1], SupernetModule)
+    optimizer = instantiate(cfg.ground_truth.optimizer)([torch.nn.Parameter(torch.zeros(1))])
+    scheduler = instantiate(cfg.ground_truth.scheduler)(optimizer)
+    assert isinstance(optimizer, torch.optim.SGD) and optimizer.defaults["lr"] == cfg.ground_truth.optimizer.lr
+    assert scheduler.T_max == 7  # the schedule spans the recipe's epochs
 
 
 def test_experiment_presets_change_what_they_say(make_cfg):
