@@ -26,7 +26,8 @@ class Alignment:
 
     def __post_init__(self) -> None:
         require(self.weight >= 0, "module.align.weight", self.weight, "a number >= 0 (0 turns alignment off)")
-        require(self.distance in self.distances, "module.align.distance", self.distance, f"one of {list(self.distances)}")
+        require(self.distance in self.distances, "module.align.distance", self.distance,
+                f"one of {list(self.distances)}")
         require(isinstance(self.refresh_epochs, int) and self.refresh_epochs >= 1, "module.align.refresh_epochs",
                 self.refresh_epochs, "an integer >= 1")
 
@@ -34,5 +35,6 @@ class Alignment:
         if self.distance == "mse":
             terms = [F.mse_loss(f, a) for f, a in zip(features, anchor)]
         else:
-            terms = [1 - F.cosine_similarity(f.flatten(1), a.flatten(1), dim=1).mean() for f, a in zip(features, anchor)]
+            terms = [1 - F.cosine_similarity(f.flatten(1), a.flatten(1), dim=1).mean()
+                     for f, a in zip(features, anchor)]
         return torch.stack(terms).mean()

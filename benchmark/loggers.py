@@ -1,6 +1,6 @@
 """The run's loggers: a CSV logger that survives a resume and a kill, and W&B as a user reads it.
 
-CSV. 
+CSV.
 Lightning's CSVLogger deletes an existing `metrics.csv` when it starts, so resuming a killed run into its pinned folder
 (`resume=true`) would lose the metrics of every epoch before the kill; it also writes only every 100 steps, appending in
 place, so a kill could lose epochs or cut a row. This one keeps the earlier rows (those of epochs the resumed run logs

@@ -104,7 +104,7 @@ class SupernetModule(HandStepped):
         self.supernet, self.sampler = supernet, sampler
         self.align = align if isinstance(align, Alignment) else Alignment(**(align or {}))
         self.anchor: int | None = None
-        self.best_child: int | None = None  # the latest ranking's best child (RankingSnapshot sets it): MAGIC-A's anchor
+        self.best_child: int | None = None  # the latest ranking's best (RankingSnapshot sets it): MAGIC-A's anchor
         self.last_children: list[int] = []
         self._sums: dict[str, list[Any]] = {}  # metric -> [sum over the epoch's examples, examples]
 
@@ -180,7 +180,8 @@ class SupernetModule(HandStepped):
             self.sampler.for_rank(self.global_rank)
 
     def on_train_epoch_start(self) -> None:
-        if self.align.weight > 0 and self.current_epoch % self.align.refresh_epochs == 0 and self.best_child is not None:
+        refresh = self.align.weight > 0 and self.current_epoch % self.align.refresh_epochs == 0
+        if refresh and self.best_child is not None:
             self.anchor = self.best_child
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

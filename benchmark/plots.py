@@ -388,7 +388,8 @@ def rank_trajectories_figure(runs_by_variant: dict[str, list], top: int = 5) -> 
             x = np.array(epochs, float) + (0.07 * (i - (len(shown) - 1) / 2) if bars and len(runs) >= 2 else 0.0)
             ax.plot(x, mean, color=color, marker="o", ms=4, label=label)
             if len(runs) >= 2 and bars:
-                ax.errorbar(x, mean, yerr=[mean - np.nanmin(per, 1), np.nanmax(per, 1) - mean], fmt="none", ecolor=color,
+                low, high = np.nanmin(per, 1), np.nanmax(per, 1)
+                ax.errorbar(x, mean, yerr=[mean - low, high - mean], fmt="none", ecolor=color,
                             elinewidth=1.2, capsize=2.5, alpha=0.75)
             elif len(runs) >= 2:
                 ax.fill_between(x, np.nanmin(per, 1), np.nanmax(per, 1), color=color, alpha=0.1, lw=0)

@@ -30,8 +30,8 @@ class StackedLinear(nn.Module):
 
     def __init__(self, layers: Sequence[nn.Linear]) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.stack([l.weight.detach() for l in layers]))  # (n, out, in)
-        self.bias = nn.Parameter(torch.stack([l.bias.detach() for l in layers]))  # (n, out)
+        self.weight = nn.Parameter(torch.stack([layer.weight.detach() for layer in layers]))  # (n, out, in)
+        self.bias = nn.Parameter(torch.stack([layer.bias.detach() for layer in layers]))  # (n, out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.einsum("bni,noi->bno", x, self.weight) + self.bias
@@ -84,7 +84,8 @@ class StackedChildren(nn.Module):
     children share the stack (or on sharding). Units are grouped per depth by the unit they use.
     """
 
-    def __init__(self, space: SearchSpace, children: Sequence[int], shape: DataShape, init_seeds: Sequence[int]) -> None:
+    def __init__(self, space: SearchSpace, children: Sequence[int], shape: DataShape,
+                 init_seeds: Sequence[int]) -> None:
         super().__init__()
         self.space, self.children_ids, self.shape = space, list(children), shape
         standalone = []
@@ -103,8 +104,9 @@ class StackedChildren(nn.Module):
             for i, p in enumerate(paths):
                 units.setdefault(p[d], []).append(i)
             self.groups.append(list(units.items()))
-            self.stages.append(nn.ModuleDict({unit.replace(".", "/"): stack_modules([standalone[i].units[d] for i in idx])
-                                              for unit, idx in units.items()}))
+            self.stages.append(nn.ModuleDict({
+                unit.replace(".", "/"): stack_modules([standalone[i].units[d] for i in idx])
+                for unit, idx in units.items()}))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, batch = len(self.children_ids), x.shape[0]
@@ -131,7 +133,8 @@ class ChildList(nn.Module):
     """The fallback for children that cannot be stacked (cell DAGs, attention): the same interface and the same
     initial weights as StackedChildren, computed one child after another."""
 
-    def __init__(self, space: SearchSpace, children: Sequence[int], shape: DataShape, init_seeds: Sequence[int]) -> None:
+    def __init__(self, space: SearchSpace, children: Sequence[int], shape: DataShape,
+                 init_seeds: Sequence[int]) -> None:
         super().__init__()
         self.children_ids = list(children)
         nets = []
@@ -189,7 +192,8 @@ class StackedChildrenModule(HandStepped):
 
 
 @torch.no_grad()
-def stack_accuracy(stack: StackedChildren | ChildList, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> list[float]:
+def stack_accuracy(stack: StackedChildren | ChildList,
+                   batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> list[float]:
     """Accuracy of every stacked child (eval mode, its own BatchNorm statistics)."""
     was_training = stack.training
     stack.eval()

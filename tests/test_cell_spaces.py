@@ -159,7 +159,8 @@ def test_freeflow_scores_every_nb201_cell_without_nans():
     space = NB201Space()
     scores = freeflow(space, CIFAR)
     assert len(scores) == 15_625 and all(s == s for s in scores.values())
-    none, conv = scores[space.index(space.parse(nb201("none")))], scores[space.index(space.parse(nb201("nor_conv_3x3")))]
+    score = lambda op: scores[space.index(space.parse(nb201(op)))]  # noqa: E731
+    none, conv = score("none"), score("nor_conv_3x3")
     assert conv > none
 
 

@@ -21,7 +21,8 @@ def test_two_process_run(tmp_path, cache_dir, make_cfg):
             "+callbacks.steps._target_=tests.helpers.RecordSteps", f"+callbacks.steps.output_dir={out}")
     ranks = [json.loads((out / f"steps_rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0]["world"] == 2
-    assert ranks[0]["children"] == ranks[1]["children"] and len(ranks[0]["children"]) == 2 * 4  # 2 epochs x 4 batches per rank
+    # 2 epochs x 4 batches per rank
+    assert ranks[0]["children"] == ranks[1]["children"] and len(ranks[0]["children"]) == 2 * 4
     assert ranks[0]["stray"] == []
     # Rank 1 receives rank 0's BatchNorm statistics at every forward (DDP's broadcast_buffers): those may move; its
     # parameters never do.

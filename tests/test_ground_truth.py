@@ -314,7 +314,8 @@ def test_a_shipped_table_is_found_when_the_cache_has_none(make_cfg, monkeypatch,
     assert found is not None and found.source == str(shipped / "ground_truth.csv") and len(found.rows) == 9
     # This machine's own table, once made, wins over the shipped one.
     cached = [{**r, "test_acc": 1 - r["test_acc"]} for r in rows]
-    ground_truth.GroundTruth(cached, "test_acc", ground_truth.provenance(cfg)).save(cache_folder(cfg) / "ground_truth.csv")
+    table = ground_truth.GroundTruth(cached, "test_acc", ground_truth.provenance(cfg))
+    table.save(cache_folder(cfg) / "ground_truth.csv")
     assert find(cfg, SMALL_SPACE).source == str(cache_folder(cfg) / "ground_truth.csv")
     other = make_cfg(*SMALL, "ground_truth.epochs=2")
     other.paths.cache_dir = cfg.paths.cache_dir

@@ -101,7 +101,8 @@ def test_alignment_moves_only_the_sampled_child_and_changes_training(distance, c
         module.anchor = 63  # maxpool3 everywhere: shares only stem and head with the script's children
         recorder = StateRecorder()
         pl.Trainer(max_epochs=1, limit_train_batches=3, accelerator="cpu", logger=False, enable_checkpointing=False,
-                   enable_progress_bar=False, enable_model_summary=False, callbacks=[recorder]).fit(module, datamodule=dm)
+                   enable_progress_bar=False, enable_model_summary=False,
+                   callbacks=[recorder]).fit(module, datamodule=dm)
         return net, recorder.states
 
     net, states = train(1.0)

@@ -87,7 +87,8 @@ def test_wandb_says_one_line_per_run(console_run):
     text, _, run_dir = console_run
     assert [line for line in text.splitlines() if line.startswith("wandb:")] == []
     lines = [line for line in text.splitlines() if "W&B:" in line]
-    assert len(lines) == 1 and lines[0].endswith(f"W&B: offline run saved in {run_dir}; upload with: wandb sync {run_dir}")
+    assert len(lines) == 1
+    assert lines[0].endswith(f"W&B: offline run saved in {run_dir}; upload with: wandb sync {run_dir}")
 
 
 def test_console_has_no_library_noise(console_run):

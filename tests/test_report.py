@@ -373,7 +373,8 @@ def test_a_run_without_the_swept_override_is_labelled_with_the_option_it_ran(tmp
     assert variants == {"sampler=round_robin", "sampler=uniform"}
 
 
-MAIN_HEADER = ("| variant | runs | S-Tau | GT-Tau | T1R | T3R | regret | epoch tau (last 1) | top-1 changes | top-5 overlap "
+MAIN_HEADER = ("| variant | runs | S-Tau | GT-Tau | T1R | T3R | regret | epoch tau (last 1) | top-1 changes | "
+               "top-5 overlap "
                "| GT-Tau-Mean-k / Std-k (last k) |")
 
 

@@ -40,7 +40,8 @@ def test_smoke_run_ranks_all_children_every_epoch(smoke):
     for epoch in (0, 1):
         epoch_rows = [r for r in rows if r["epoch"] == str(epoch)]
         assert len(epoch_rows) == 64
-        assert {r["child"] for r in epoch_rows} == {f"{a}-{b}-{c}" for a in range(4) for b in range(4) for c in range(4)}
+        every = {f"{a}-{b}-{c}" for a in range(4) for b in range(4) for c in range(4)}
+        assert {r["child"] for r in epoch_rows} == every
         assert [int(r["rank"]) for r in epoch_rows] == list(range(1, 65))
         accs = [float(r["val_acc"]) for r in epoch_rows]
         assert accs == sorted(accs, reverse=True)
@@ -57,7 +58,7 @@ def test_same_seed_same_rankings_bit_for_bit_and_other_seed_differs(tmp_path, ca
     c = search(tmp_path / "c", cache_dir, "seed=2")
     assert (a / "rankings.csv").read_bytes() == (b / "rankings.csv").read_bytes()
     assert (a / "rankings.csv").read_bytes() != (c / "rankings.csv").read_bytes()
-    losses = lambda out: [float(r["val_loss"]) for r in read_rankings(out)]
+    losses = lambda out: [float(r["val_loss"]) for r in read_rankings(out)]  # noqa: E731
     assert losses(a) != losses(c)
 
 

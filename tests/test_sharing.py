@@ -64,7 +64,8 @@ def test_partial_groups_share_within_and_never_across():
 
 
 def test_random_partition_is_balanced_and_seeded():
-    p1, p2, p3 = PartialSharing(8, "random", seed=1), PartialSharing(8, "random", seed=1), PartialSharing(8, "random", seed=2)
+    p1, p2 = PartialSharing(8, "random", seed=1), PartialSharing(8, "random", seed=1)
+    p3 = PartialSharing(8, "random", seed=2)
     for p in (p1, p2, p3):
         p.bind(SPACE)
     g1 = [p1.group(c) for c in range(64)]

@@ -170,7 +170,8 @@ class RankingSnapshot(pl.Callback):
             truth = self.truth or {}
             columns = ["epoch", "rank", "child", "ops", "val_acc"] + (["gt_acc"] if truth else [])
             rows = [[epoch, r, space.name(s.child), space.describe(s.child), s.val_acc]
-                    + ([truth.get(space.name(s.child))] if truth else []) for r, s in enumerate(ranked[: self.top_k], 1)]
+                    + ([truth.get(space.name(s.child))] if truth else [])
+                    for r, s in enumerate(ranked[: self.top_k], 1)]
             for logger in trainer.loggers:
                 log_rows(logger, "ranking/top_k", columns, rows)
 
@@ -231,7 +232,8 @@ class _RankingBar:
     def __init__(self, trainer: pl.Trainer, n: int) -> None:
         self.n, self.bar = n, None
         progress = trainer.progress_bar_callback
-        self.shown = bool(n) and trainer.is_global_zero and isinstance(progress, TQDMProgressBar) and progress.is_enabled
+        self.shown = (bool(n) and trainer.is_global_zero and isinstance(progress, TQDMProgressBar)
+                      and progress.is_enabled)
 
     def __enter__(self) -> "_RankingBar":
         if self.shown:

@@ -9,7 +9,6 @@ Offline, the dashboard is its specification, `workspace.json` and `report.json` 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path

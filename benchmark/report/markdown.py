@@ -78,9 +78,9 @@ def comparison_section(comparisons: list[dict[str, Any]]) -> str:
     if any(c["main"] == "t1r" for c in comparisons) and len({c["main"] for c in comparisons}) > 1:
         name += " (T1R for pruning searches, whose final GT-Tau judges only the children they kept)"
     lines = ["", f"## Paired tests against `{baseline}`", "",
-             f"Differences of per-seed figures (variant minus baseline) on the seeds both ran, with the exact two-sided "
-             f"sign-flip permutation p-value; the verdict is on {name}. With n paired seeds no p-value is below "
-             f"2/2^n (0.125 for 4, 0.0625 for 5): a study that wants p < 0.05 needs 6 or more.", "",
+             f"Differences of per-seed figures (variant minus baseline) on the seeds both ran, with the exact "
+             f"two-sided sign-flip permutation p-value; the verdict is on {name}. With n paired seeds no p-value is "
+             f"below 2/2^n (0.125 for 4, 0.0625 for 5): a study that wants p < 0.05 needs 6 or more.", "",
              "| variant | paired seeds | Δ GT-Tau (p) | Δ T1R (p) | Δ GT-Tau-Mean-k (p) | Δ epoch tau (p) | verdict |",
              "|---|---|---|---|---|---|---|"]
     for c in comparisons:
@@ -133,9 +133,10 @@ def markdown(inputs: Inputs, rows: list[dict[str, Any]], references: list[dict[s
                      f"{_ci(r, 'gt_tau_mean_k')} / {_fmt(r, 'gt_tau_std_k')}{_k_note(r)} |")
     lines += ["", "S-Tau: mean pairwise Kendall tau-b of the instances' final rankings. GT-Tau: Kendall tau-b of the "
               "final ranking against the ground truth (positive = agrees). TnR: best ground-truth rank among the "
-              "supernet's top n (1 = found the true best). Regret: ground-truth accuracy of the true best minus that of "
-              "the supernet's pick. Epoch tau: mean tau between consecutive epochs over the last k; top-1 changes: share of those "
-              "epoch steps where the best child changed; top-5 overlap: mean share of the top 5 two seeds agree on. "
+              "supernet's top n (1 = found the true best). Regret: ground-truth accuracy of the true best minus that "
+              "of the supernet's pick. Epoch tau: mean tau between consecutive epochs over the last k; top-1 changes: "
+              "share of those epoch steps where the best child changed; top-5 overlap: mean share of the top 5 two "
+              "seeds agree on. "
               "Reference rows: the ground truth's own seeds (its ceiling) and random rankings. "
               "Each figure is the mean over seeds with its 95% bootstrap interval in brackets (over seeds; for a "
               "single run, GT-Tau's over children); no interval below 3 seeds. Spreads (min, max, std) are in "
@@ -233,10 +234,12 @@ def interference_section(by_variant: dict[str, list[Run]], out: Path, baseline: 
     lines = ["", "## Interference (runs with the probe)", "",
              "| variant | runs | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
     for v, st in table.items():
-        lines.append(f"| {v} | {len(st[keys[0]])} | " + " | ".join(cell(st[k]) if k in st else "—" for k in keys) + " |")
-    text = "\n".join(lines) + "\n\nMean over seeds of each run's probe summary with its 95% bootstrap interval: mean " \
-        "gradient cosine per distance d, and Spearman correlations of gradient similarity with d and with input/output " \
-        "similarity (all pairs, and pairs at layers >= 1 where inputs can differ).\n"
+        cells = [cell(st[k]) if k in st else "—" for k in keys]
+        lines.append(f"| {v} | {len(st[keys[0]])} | " + " | ".join(cells) + " |")
+    text = "\n".join(lines) + (
+        "\n\nMean over seeds of each run's probe summary with its 95% bootstrap interval: mean gradient cosine per "
+        "distance d, and Spearman correlations of gradient similarity with d and with input/output similarity (all "
+        "pairs, and pairs at layers >= 1 where inputs can differ).\n")
     if baseline not in table or len(table) < 2:
         return text
     lines = ["", f"Paired differences from `{baseline}` (variant minus baseline, exact sign-flip p-value):", "",

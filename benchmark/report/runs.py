@@ -119,7 +119,8 @@ def _read_config(folder: Path) -> tuple[dict[str, Any], int, int]:
         raise ValueError("no .hydra/config.yaml (its seed, task and trainer.max_epochs are unknown)")
     config = _mapping(yaml.safe_load(file.read_text()), ".hydra/config.yaml")
     if lookup(config, "task.name", None) not in SEARCH_TASKS:
-        raise ValueError(f"task {lookup(config, 'task.name', None)!r} is not a search run (one of {list(SEARCH_TASKS)})")
+        raise ValueError(f"task {lookup(config, 'task.name', None)!r} is not a search run "
+                         f"(one of {list(SEARCH_TASKS)})")
     seed, max_epochs = lookup(config, "seed", None), lookup(config, "trainer.max_epochs", None)
     if not isinstance(seed, int):
         raise ValueError(f".hydra/config.yaml has seed={seed!r}, not an integer")

@@ -6,4 +6,5 @@ from benchmark.spaces.deeper_insights import DeeperInsightsSpace
 from benchmark.spaces.nb201 import NB201Space
 from benchmark.spaces.transformer import TransformerSpace
 
-__all__ = ["Arch", "CellSpace", "ChainSpace", "DataShape", "DeeperInsightsSpace", "LayeredSpace", "NB201Space", "SearchSpace", "TransformerSpace"]
+__all__ = ["Arch", "CellSpace", "ChainSpace", "DataShape", "DeeperInsightsSpace", "LayeredSpace", "NB201Space",
+           "SearchSpace", "TransformerSpace"]

@@ -22,8 +22,8 @@ class TransformerSpace(LayeredSpace):
     """stem -> block[0] -> ... -> block[layers-1] -> head, every block x + op(LayerNorm(x)) on (B, d_model, L).
 
     A LayeredSpace like ChainSpace (units 'stem', 'layers.<i>.<op>', 'head'), so sharing policies, the prefix-tree
-    evaluator and the interference probe work unchanged. The default, 4 ops over 3 layers, gives 4^3 = 64 children: the same
-    count as the chain space, so rankings, S-Tau and ground-truth cost compare one to one. Its ops are one of each
+    evaluator and the interference probe work unchanged. The default, 4 ops over 3 layers, gives 4^3 = 64 children: the
+    same count as the chain space, so rankings, S-Tau and ground-truth cost compare one to one. Its ops are one of each
     kind - global mixing (mha2), none (ffn2), local mixing (conv3, conv5) - with two conv widths so that some pairs
     of ops differ only slightly. There is no BatchNorm (LayerNorm keeps no running statistics), so BatchNorm
     re-calibration before ranking is a no-op for this space. Sequences only: `check_data` refuses images.

@@ -91,8 +91,8 @@ def log_stability(table: GroundTruth) -> dict[str, float]:
     s = table.stability()
     if "s_tau" in s:
         log.info("ground truth over %d seeds (%s): S-Tau %.3f (min %.3f, max %.3f); leave-one-out GT-Tau %.3f +- %.3f; "
-                 "T1R %.2f, T3R %.2f  <- the seed-to-seed reference for a supernet", s["seeds"], table.metric, s["s_tau"],
-                 s["s_tau_min"], s["s_tau_max"], s["gt_tau"], s["gt_tau_std"], s["t1r"], s["t3r"])
+                 "T1R %.2f, T3R %.2f  <- the seed-to-seed reference for a supernet", s["seeds"], table.metric,
+                 s["s_tau"], s["s_tau_min"], s["s_tau_max"], s["gt_tau"], s["gt_tau_std"], s["t1r"], s["t3r"])
     best = max(table.scores().items(), key=lambda kv: kv[1])
     log.info("ground truth: %d children, best %s (%s %.4f)", len(table.children), best[0], table.metric, best[1])
     return s

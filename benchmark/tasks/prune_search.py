@@ -1,5 +1,5 @@
-"""task=prune_search: supernet-guided pruning (How Does Supernet Help, finding v). Train the supernet, drop the worst
-share of the children by its ranking, go on training and ranking the kept ones only, repeat; then judge the pruned space.
+"""task=prune_search: supernet-guided pruning (How Does Supernet Help, finding v). Train the supernet, drop the
+worst share of the children by its ranking, train and rank the kept ones only, repeat; then judge the pruned space.
 
 The run is a search run (same files, checkpoints, resume, status) plus `pruning.csv` and, with a ground truth,
 `pruning_summary.json`: per round whether the true best survived, how much of the true top 10 % did, and the kept

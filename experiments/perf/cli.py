@@ -79,8 +79,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
           f"{r['ranking_node_by_node_s'] * 1e3:.1f} ms, stacked 64 nodes {r['ranking_stacked_s'] * 1e3:.1f} ms)")
     print(f"rank all children, child by child       : {r['ranking_child_by_child_s'] * 1e3:8.1f} ms   "
           f"prefix tree is {r['tree_speedup']:.2f}x faster")
-    print(f"arithmetic: a ranking does {r['ranking_gflop']:.2f} GFLOP = {r['ranking_gflop'] / r['epoch_gflop']:.1f}x an "
-          f"epoch's {r['epoch_gflop']:.2f}, at {r['ranking_gflops_per_s']:.1f} vs {r['epoch_gflops_per_s']:.1f} GFLOP/s")
+    print(f"arithmetic: a ranking does {r['ranking_gflop']:.2f} GFLOP = "
+          f"{r['ranking_gflop'] / r['epoch_gflop']:.1f}x an epoch's {r['epoch_gflop']:.2f}, "
+          f"at {r['ranking_gflops_per_s']:.1f} vs {r['epoch_gflops_per_s']:.1f} GFLOP/s")
     t = results["threads"]
     print(f"threads, epoch + ranking: torch's own {t['default_threads']} vs chosen {t['chosen_threads']} "
           f"({t['reason']}): the machine as it is (load {t['load_at_start']:.1f}) {t['idle_default_s'] * 1e3:.0f} vs "
@@ -91,8 +92,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     print(f"ground truth, {g['children']} children x {g['epochs']} epochs: side by side (chunk {g['chunk']}) "
           f"{g['stacked_s']:.1f} s, one after another {g['one_by_one_s']:.1f} s -> {g['speedup']:.2f}x "
           f"(max |test acc difference| {g['max_abs_test_acc_diff']:.4f}); one SGD step without Lightning: "
-          f"{g['step_stacked_s'] * 1e3:.1f} ms for {g['step_children']} stacked, {g['step_one_by_one_s'] * 1e3:.1f} ms one after "
-          f"another -> {g['step_speedup']:.2f}x")
+          f"{g['step_stacked_s'] * 1e3:.1f} ms for {g['step_children']} stacked, "
+          f"{g['step_one_by_one_s'] * 1e3:.1f} ms one after another -> {g['step_speedup']:.2f}x")
     o = results["loop_overhead"]
     print(f"supernet steps/s: Lightning {o['lightning_steps_per_s']:.0f}, plain loop {o['plain_steps_per_s']:.0f} "
           f"-> overhead ratio {o['overhead_ratio']:.2f} (a bare LightningModule doing the plain step: "

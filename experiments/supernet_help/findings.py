@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> None:
     print(_line("(iv) bottom 10 % truly bottom 10 % vs top 10 % truly top 10 %",
                 {s: h["prune10pct_bottom"] for s, h in helps.items()},
                 {s: h["top10pct_found"] for s, h in helps.items()}))
-    finals = {r.seed: json.loads((r.path / PRUNING_SUMMARY).read_text())["final"] for r in load_inputs([args.prune]).runs}
+    finals = {r.seed: json.loads((r.path / PRUNING_SUMMARY).read_text())["final"]
+              for r in load_inputs([args.prune]).runs}
     print(_line("(v) best kept child's true rank vs random search with as many evaluations",
                 {s: f["best_kept_true_rank"] for s, f in finals.items()},
                 {s: f["random_search_same_evaluations"]["true_rank"] for s, f in finals.items()}))
