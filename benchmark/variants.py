@@ -13,13 +13,15 @@ from omegaconf import OmegaConf
 
 # Overrides that do not change what a run ranks (the interference probe is tested to leave rankings untouched, and
 # so are stacking in the ranking, callbacks.ranking.block, and dense snapshots, which add rankings after the last
-# steps without touching any RNG; the ground-truth shard is one job's share of one table).
+# steps without touching any RNG; top_k only says how many children the console and W&B show; the ground-truth shard
+# is one job's share of one table).
 # A resumed run is the same run, on whatever hardware; more devices are not (DDP shards the data: another effective
 # batch size), so trainer.devices splits variants. The thread count changes results only in their last digits: the
 # report warns when the runs of one variant differ in it (environment.json) instead of splitting them.
 IGNORED_OVERRIDE_PREFIXES = ("seed=", "hydra.", "paths.", "logger", "resume=", "ckpt_path=", "trainer.accelerator",
                              "callbacks=with_interference", "callbacks.interference", "callbacks.ranking.block=",
-                             "callbacks.ranking.dense_steps=", "gt_shard=", "gt_num_shards=", "threads=")
+                             "callbacks.ranking.dense_steps=", "callbacks.ranking.top_k=", "gt_shard=",
+                             "gt_num_shards=", "threads=")
 #: Choices the study's name spells out already; the task is W&B's job type.
 NAMED_IN_STUDY = ("data=", "search_space=", "sharing=", "sampler=", "task=")
 #: Keeps group names readable and under 128 characters (the base name is at most ~45); longer suffixes end in a hash.

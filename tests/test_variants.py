@@ -8,7 +8,7 @@ from benchmark.variants import MAX_SUFFIX, study_suffix, variant_overrides
 def test_only_seed_logging_and_resume_overrides_keep_the_study():
     assert study_suffix(["seed=3", "logger=csv", "paths.cache_dir=/c", "resume=true", "trainer.accelerator=gpu",
                          "callbacks=with_interference", "sharing=partial", "task=search",
-                         "callbacks.ranking.block=64"]) == ""
+                         "callbacks.ranking.block=64", "callbacks.ranking.top_k=3"]) == ""
     assert study_suffix(["sharing=partial", "sharing.groups=8", "seed=1", "+trainer.devices=2"]) == \
         "-sharing.groups=8,trainer.devices=2"
     assert variant_overrides(["~callbacks.interference", "sharing.groups=8"]) == {"sharing.groups": "8"}
