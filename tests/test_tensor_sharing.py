@@ -218,8 +218,8 @@ def test_state_dict_round_trip_keeps_ties(name):
     assert all(len({id(state[k]) for k in g}) == 1 for g in other.tied_keys())
     with torch.no_grad():
         next(iter(other.parameters())).add_(1.0)  # a tied parameter: every key holding it moves
-    first = other.tied_keys()[0]
-    assert all(torch.equal(other.state_dict()[k], other.state_dict()[first[0]]) for k in first)
+    first, moved = other.tied_keys()[0], other.state_dict()
+    assert all(torch.equal(moved[k], moved[first[0]]) for k in first)
 
 
 def test_resumed_training_equals_uninterrupted(tmp_path):
