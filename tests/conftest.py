@@ -64,15 +64,29 @@ def make_cfg(tmp_path: Path, cache_dir: Path) -> Callable[..., DictConfig]:
 
 def run_cli(*overrides: str, cwd: Path = ROOT, check: bool = True, timeout: int = 300,
             env: dict[str, str | None] | None = None) -> subprocess.CompletedProcess:
-    """Run `python run.py ...` the way a user does (W&B offline unless `env` says otherwise)."""
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "0", **(env or {})}
-    if env.get("WANDB_API_KEY") is None:
-        env.pop("WANDB_API_KEY", None)
-    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), *overrides], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    """Run `python run.py ...` the way a user does (W&B offline and silent without an API key, unless `env` says
+    otherwise; None in `env` unsets a variable)."""
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "0",
+           "WANDB_API_KEY": None, **(env or {})}
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), *overrides], cwd=cwd, timeout=timeout,
+                          env={k: v for k, v in env.items() if v is not None}, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(f"run.py {' '.join(overrides)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     return proc
+
+
+@pytest.fixture(scope="session")
+def console_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> tuple[str, Path, Path]:
+    """A two-epoch search run as a user starts it, in a process of its own, with the default loggers (W&B offline, not
+    silenced by the caller) and threads=1, recording the threads training used (`threads_rank0.json`). Its console,
+    its folder and its W&B run folder."""
+    out = tmp_path_factory.mktemp("console") / "run"
+    proc = run_cli("experiment=smoke", "trainer.limit_train_batches=4", "trainer.max_epochs=2", "logger=default",
+                   "threads=1", "+callbacks.threads._target_=tests.helpers.RecordThreads",
+                   f"+callbacks.threads.output_dir={out}", f"hydra.run.dir={out}", f"paths.cache_dir={cache_dir}",
+                   env={"WANDB_SILENT": None})
+    [run_dir] = (out / "wandb").glob("offline-run-*")
+    return proc.stdout + proc.stderr, out, run_dir
 
 
 @contextlib.contextmanager

@@ -1,6 +1,8 @@
 """Callbacks that tests add to real runs from the command line (`+callbacks.x._target_=tests.helpers.X`)."""
+import json
 import os
 import signal
+from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
@@ -52,9 +54,6 @@ class RecordSteps(pl.Callback):
                        if not torch.equal(v, after[k]) and not any(k.startswith(p) for p in used)]
 
     def on_train_end(self, trainer, pl_module):
-        import json
-        from pathlib import Path
-
         Path(self.output_dir, f"steps_rank{trainer.global_rank}.json").write_text(
             json.dumps({"children": self.children, "stray": self.stray, "world": trainer.world_size}))
 
@@ -79,3 +78,14 @@ class TermAt(KillAt):
     """Send SIGTERM to this process at global step `step`, as a cluster pre-empting a job does."""
 
     signal = signal.SIGTERM
+
+
+class RecordThreads(pl.Callback):
+    """Per rank: torch's intra-op threads and OMP_NUM_THREADS where training runs (a spawned DDP worker, too)."""
+
+    def __init__(self, output_dir: str) -> None:
+        self.output_dir = output_dir
+
+    def on_train_start(self, trainer, pl_module):
+        Path(self.output_dir, f"threads_rank{trainer.global_rank}.json").write_text(
+            json.dumps({"torch": torch.get_num_threads(), "env": os.environ.get("OMP_NUM_THREADS")}))

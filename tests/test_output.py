@@ -1,10 +1,7 @@
 """What a researcher sees: the console of a run, its W&B history as the dashboard draws it, and the report's W&B run."""
 import json
 import logging
-import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,7 +14,6 @@ from benchmark.callbacks.ranking import _RankingBar
 from benchmark.dashboard.records import MAGIC, read_records
 from benchmark.loggers import EpochWandbLogger, finish_wandb
 from benchmark.report import MultirunReport, build_report
-from tests.conftest import ROOT
 from tests.test_report import make_run, scores
 
 
@@ -59,21 +55,6 @@ def metric_definitions(run_dir: Path) -> dict[str, str]:
 
 def user_keys(row: dict) -> set[str]:
     return {k.split("/")[0] + "/" + k.split("/")[1] if k.count("/") > 1 else k for k in row if not k.startswith("_")}
-
-
-@pytest.fixture(scope="module")
-def console_run(tmp_path_factory, cache_dir):
-    """A two-epoch run with the default loggers, as a user starts it: W&B offline but not silenced by the caller."""
-    out = tmp_path_factory.mktemp("console") / "run"
-    env = {k: v for k, v in os.environ.items() if k not in ("WANDB_SILENT", "WANDB_API_KEY")}
-    env.update(WANDB_MODE="offline", HYDRA_FULL_ERROR="0")
-    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "experiment=smoke", "trainer.limit_train_batches=4",
-                           "trainer.max_epochs=2", "logger=default", f"hydra.run.dir={out}",
-                           f"paths.cache_dir={cache_dir}"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    [run_dir] = (out / "wandb").glob("offline-run-*")
-    return proc.stdout + proc.stderr, out, run_dir
 
 
 def test_wandb_runs_offline_and_is_finished(console_run):

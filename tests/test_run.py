@@ -1,4 +1,4 @@
-"""`python run.py` end to end: one run as a user starts it (outputs, the console), and in this process
+"""`python run.py` end to end: the run a user starts (`console_run`: its outputs and console), and in this process
 determinism, stacked ranking and judging against an imported ground truth."""
 import csv
 import json
@@ -19,22 +19,13 @@ def search(tmp: Path, cache: Path, *overrides: str) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory, cache_dir) -> tuple[Path, str]:
-    """A two-epoch run in a process of its own, as a user starts it: its folder and its console."""
-    out = tmp_path_factory.mktemp("smoke") / "run"
-    proc = run_cli(*SMOKE, "trainer.max_epochs=2", "callbacks.ranking.top_k=3", f"hydra.run.dir={out}",
-                   f"paths.cache_dir={cache_dir}")
-    return out, proc.stdout + proc.stderr
-
-
 def read_rankings(out: Path) -> list[dict[str, str]]:
     with open(out / "rankings.csv") as f:
         return list(csv.DictReader(f))
 
 
-def test_smoke_run_ranks_all_children_every_epoch(smoke):
-    out, _ = smoke
+def test_smoke_run_ranks_all_children_every_epoch(console_run):
+    _, out, _ = console_run
     rows = read_rankings(out)
     assert list(rows[0]) == ["epoch", "step", "child", "val_acc", "val_loss", "rank"]
     for epoch in (0, 1):
@@ -69,9 +60,9 @@ def test_stacked_ranking_writes_the_same_rankings_byte_for_byte(tmp_path, cache_
     assert (node_by_node / "rankings.csv").read_bytes() == (stacked / "rankings.csv").read_bytes()
 
 
-def test_top_k_printed_at_the_end(smoke):
-    out, text = smoke
-    assert "Top 3 children after epoch 1" in text and "after epoch 0" not in text
+def test_top_k_printed_at_the_end(console_run):
+    text, out, _ = console_run
+    assert "Top 5 children after epoch 1" in text and "after epoch 0" not in text
     best = next(r for r in read_rankings(out) if r["epoch"] == "1")["child"]
     assert f"1. {best}" in text
 
@@ -98,8 +89,8 @@ def test_search_is_judged_against_an_imported_ground_truth(tmp_path, cache_dir):
     assert (out / "ground_truth.csv").exists()
 
 
-def test_search_without_ground_truth_says_so_once(smoke):
-    out, text = smoke
+def test_search_without_ground_truth_says_so_once(console_run):
+    text, out, _ = console_run
     assert text.count("no ground truth for this space") == 1
     assert "gt_acc" not in (out / "rankings.csv").read_text().splitlines()[0]
 

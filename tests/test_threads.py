@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from pathlib import Path
-
 import pytest
-import pytorch_lightning as pl
 import torch
 
 from benchmark import threads
@@ -17,17 +14,6 @@ from benchmark.validation import validate
 from tests.conftest import run_cli, run_main
 
 SMOKE = ["experiment=smoke", "trainer.limit_train_batches=2", "logger=csv"]
-
-
-class RecordThreads(pl.Callback):
-    """Per rank: torch's intra-op threads and OMP_NUM_THREADS where training runs (a spawned DDP worker, too)."""
-
-    def __init__(self, output_dir: str) -> None:
-        self.output_dir = output_dir
-
-    def on_train_start(self, trainer, pl_module):
-        Path(self.output_dir, f"threads_rank{trainer.global_rank}.json").write_text(
-            json.dumps({"torch": torch.get_num_threads(), "env": os.environ.get("OMP_NUM_THREADS")}))
 
 
 @pytest.fixture
@@ -120,12 +106,9 @@ def test_a_busy_machine_is_warned_about_but_does_not_change_the_count(make_cfg, 
     assert "the machine is busy (load 3.5 on 4 cores)" in caplog.text
 
 
-def test_a_run_logs_and_records_its_threads(tmp_path, cache_dir):
-    out = tmp_path / "run"
-    proc = run_cli(*SMOKE, "threads=1", f"hydra.run.dir={out}", f"paths.cache_dir={cache_dir}",
-                   "+callbacks.threads._target_=tests.test_threads.RecordThreads",
-                   f"+callbacks.threads.output_dir={out}")
-    log = (out / "run.log").read_text() if (out / "run.log").exists() else proc.stdout + proc.stderr
+def test_a_run_logs_and_records_its_threads(console_run):
+    text, out, _ = console_run
+    log = (out / "run.log").read_text() if (out / "run.log").exists() else text
     assert "threads: 1 intra-op thread (threads=1 in the config; load " in log
     env = json.loads((out / threads.ENVIRONMENT).read_text())
     assert env["threads"] == 1 and env["torch"] == torch.__version__ and env["cpu"]
@@ -140,7 +123,7 @@ def test_spawned_ddp_workers_use_the_chosen_count(tmp_path, cache_dir):
         pytest.skip("one core: no count tells the export from Lightning's own")
     out = tmp_path / "ddp"
     run_cli(*SMOKE, "trainer=ddp_cpu", f"threads={count}", f"hydra.run.dir={out}", f"paths.cache_dir={cache_dir}",
-            "+callbacks.threads._target_=tests.test_threads.RecordThreads", f"+callbacks.threads.output_dir={out}",
+            "+callbacks.threads._target_=tests.helpers.RecordThreads", f"+callbacks.threads.output_dir={out}",
             timeout=300)
     for rank in (0, 1):  # spawned workers do not inherit torch.set_num_threads; they read the exported variable
         assert json.loads((out / f"threads_rank{rank}.json").read_text()) == {"torch": count, "env": str(count)}
