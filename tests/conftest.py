@@ -21,6 +21,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 from benchmark import threads
+from benchmark.folder_lock import FolderLock
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("WANDB_MODE", "offline")
@@ -107,14 +108,16 @@ def hydra_logging_undone() -> Iterator[None]:
 def run_main(*overrides: str, check: bool = True) -> subprocess.CompletedProcess:
     """`python run.py ...` in this process, for what needs no process of its own (a `python run.py` costs ~5 s of
     imports): run.py executed as __main__ (Hydra finds conf/ beside it, makes the run folder, validates, sets the
-    threads, runs the task), with Hydra's global state, the environment and torch's thread count put back after it.
-    Returns what `run_cli` does: the exit code and what went to stdout and stderr."""
+    threads, runs the task) as a process of its own would: with its own folder locks, released when it ends, and
+    Hydra's global state, the environment and torch's thread count put back after it. Returns what `run_cli` does:
+    the exit code and what went to stdout and stderr."""
     out, err = io.StringIO(), io.StringIO()
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}  # set, Hydra would raise instead
     count = torch.get_num_threads()
     GlobalHydra.instance().clear()
     with mock.patch.object(sys, "argv", ["run.py", *overrides]), mock.patch.dict(os.environ, env, clear=True), \
-            mock.patch.object(threads, "_exported", None), contextlib.redirect_stderr(err), \
+            mock.patch.object(threads, "_exported", None), mock.patch.object(FolderLock, "held", {}), \
+            mock.patch.object(FolderLock, "created", set()), contextlib.redirect_stderr(err), \
             contextlib.redirect_stdout(out), hydra_logging_undone():
         try:
             runpy.run_path(str(ROOT / "run.py"), run_name="__main__")
@@ -122,6 +125,8 @@ def run_main(*overrides: str, check: bool = True) -> subprocess.CompletedProcess
         except SystemExit as e:
             code = e.code
         finally:
+            for fd in FolderLock.held.values():  # what the kernel does when a process ends
+                os.close(fd)
             GlobalHydra.instance().clear()
             torch.set_num_threads(count)
     proc = subprocess.CompletedProcess(["run.py", *overrides], code, out.getvalue(), err.getvalue())
