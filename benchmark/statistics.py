@@ -26,8 +26,12 @@ def _bootstrap(n: int, statistic: Callable[[np.ndarray], float], seed: int) -> t
     """Percentile bootstrap of `statistic(indices)` over n indices drawn with replacement. Written out rather than
     scipy.stats.bootstrap's: a resample on which the statistic is undefined (every draw the same instance, so no
     pair) is dropped instead of turning the whole interval into nan."""
-    rng = np.random.default_rng(seed)
-    values = np.array([statistic(rng.integers(0, n, n)) for _ in range(RESAMPLES)], float)
+    draws = np.random.default_rng(seed).integers(0, n, (RESAMPLES, n))
+    return _percentiles(np.array([statistic(idx) for idx in draws], float))
+
+
+def _percentiles(values: np.ndarray) -> tuple[float, float]:
+    """The central 95% of the finite resampled values."""
     values = values[np.isfinite(values)]
     alpha = (1 - CONFIDENCE) / 2
     return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
@@ -40,7 +44,8 @@ def mean_interval(values: Sequence[float], seed: int = 0) -> tuple[float, float]
         return None
     if np.all(x == x[0]):
         return float(x[0]), float(x[0])
-    return _bootstrap(len(x), lambda idx: float(x[idx].mean()), seed)
+    # The same draws as _bootstrap's, all at once: the mean of every resample in one vectorised step.
+    return _percentiles(x[np.random.default_rng(seed).integers(0, len(x), (RESAMPLES, len(x)))].mean(axis=1))
 
 
 def pairwise_interval(items: Sequence[object], pair: Callable[[object, object], float],
