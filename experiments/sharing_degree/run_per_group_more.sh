@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The sharing-degree study with the paper's per-group budget, continued past m = 4 (run_per_group.sh): m = 8 and 16
+# groups, random and similarity partitions, 6 seeds, against the shipped 10-seed ground truth. Each step trains one
+# child of every group, so a run costs about m times the training of full sharing.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=multirun/sharing_per_group
+for m in 8 16; do
+  python run.py -m seed=0,1,2,3,4,5 sharing=partial sharing.groups=$m sharing.partition=random,similarity \
+    logger=csv threads=1 hydra.sweep.dir=$out/m$m
+done
+python -m benchmark.report $out multirun/variance10/uniform --out experiments/sharing_degree/report_per_group \
+  --no-wandb
