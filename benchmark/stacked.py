@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.module import HandStepped
+from benchmark.hand_stepped import HandStepped
 from benchmark.spaces import DataShape, SearchSpace
 from benchmark.spaces.ops.chain import SegmentMean
 

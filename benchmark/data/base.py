@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
 
 from benchmark.errors import is_int, require, require_seed
-from benchmark.spaces import DataShape
+from benchmark.shape import DataShape
 
 
 class ArrayDataModule(pl.LightningDataModule):

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from benchmark.data.base import ArrayDataModule
 from benchmark.errors import ConfigError, require
-from benchmark.spaces import DataShape
+from benchmark.shape import DataShape
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))

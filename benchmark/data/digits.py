@@ -5,7 +5,7 @@ import numpy as np
 
 from benchmark.data.base import ArrayDataModule
 from benchmark.errors import is_int, require
-from benchmark.spaces import DataShape
+from benchmark.shape import DataShape
 
 
 class DigitsDataModule(ArrayDataModule):

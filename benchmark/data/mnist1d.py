@@ -14,7 +14,7 @@ import numpy as np
 from benchmark.data.base import ArrayDataModule
 from benchmark.errors import ConfigError, require, require_seed
 from benchmark.io import atomic_path
-from benchmark.spaces import DataShape
+from benchmark.shape import DataShape
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 

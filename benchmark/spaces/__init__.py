@@ -1,5 +1,6 @@
 """Search spaces: enumeration, child names, Hamming distance and network builders (their ops in `ops/`)."""
-from benchmark.spaces.base import Arch, DataShape, SearchSpace
+from benchmark.shape import DataShape
+from benchmark.spaces.base import Arch, SearchSpace
 from benchmark.spaces.cells import CellSpace
 from benchmark.spaces.chain import ChainSpace, LayeredSpace
 from benchmark.spaces.deeper_insights import DeeperInsightsSpace

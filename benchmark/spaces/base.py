@@ -11,38 +11,17 @@ import functools
 import itertools
 import random
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 import torch
 from torch import nn
 
+from benchmark.shape import DataShape
 from benchmark.errors import is_int, require, require_seed
 
 Arch = tuple[int, ...]
 #: Applies the unit at position k of a child's path to a tensor (see SearchSpace.run).
 UnitCall = Callable[[int, torch.Tensor], torch.Tensor]
-
-
-@dataclass(frozen=True)
-class DataShape:
-    """What a network needs to know about its data: input channels, sequence length (image width), number of
-    classes, and for images their height. 1-D data is (channels, length); images are (channels, height, length)."""
-
-    channels: int
-    length: int
-    num_classes: int
-    height: int | None = None
-
-    @property
-    def dims(self) -> int:
-        """1 for sequences, 2 for images: which Conv/BatchNorm/pooling a space builds."""
-        return 1 if self.height is None else 2
-
-    @property
-    def input_size(self) -> tuple[int, ...]:
-        """One example's tensor shape."""
-        return (self.channels, self.length) if self.height is None else (self.channels, self.height, self.length)
 
 
 #: Limits beyond which a space could not be built or enumerated in reasonable time and memory: a supernet enumerates
