@@ -20,3 +20,6 @@ python run.py task=proxies "${DI[@]}" $common hydra.run.dir=$out/deeper_insights
 for space in chain chain_control; do
   python run.py task=proxies search_space=$space $common hydra.run.dir=$out/$space/proxies
 done
+python -m benchmark.report --by-space multirun/variance10/uniform multirun/control/variance \
+  $out/transformer $out/deeper_insights $out/chain/proxies $out/chain_control/proxies \
+  --out experiments/supernet_help/report_spaces --no-wandb
