@@ -49,7 +49,7 @@ LOGGERS = {"none": [], "csv": [ResumableCSVLogger], "wandb": [EpochWandbLogger],
 
 @pytest.mark.parametrize("option", options("logger"))
 def test_every_logger_option_instantiates(make_cfg, option):
-    loggers = instantiate_all(make_cfg(f"logger={option}").get("logger"))
+    loggers = instantiate_all(make_cfg(f"logger={option}").get("logger")).values()
     assert [type(logger) for logger in loggers] == LOGGERS[option]
 
 
@@ -77,8 +77,8 @@ def test_every_task_names_its_function(make_cfg):
 
 def test_every_callbacks_option_ranks_and_adds_what_it_says(make_cfg):
     assert options("callbacks") == ["default", "with_interference"]
-    plain = [type(c) for c in instantiate_all(make_cfg("callbacks=default").callbacks)]
-    probed = [type(c) for c in instantiate_all(make_cfg("callbacks=with_interference").callbacks)]
+    plain = [type(c) for c in instantiate_all(make_cfg("callbacks=default").callbacks).values()]
+    probed = [type(c) for c in instantiate_all(make_cfg("callbacks=with_interference").callbacks).values()]
     assert RankingSnapshot in plain and InterferenceProbe not in plain
     assert len(probed) == len(plain) + 1 and set(probed) == {*plain, InterferenceProbe}
 

@@ -58,19 +58,22 @@ def build_sampler(cfg: DictConfig, space: SearchSpace, groups: list[list[int]] |
                                    for g, members in enumerate(groups)])
 
 
-def instantiate_all(node: DictConfig | None) -> list[Any]:
-    """Instantiate every `_target_` entry of a dict node (callbacks, loggers); others are skipped."""
+def instantiate_all(node: DictConfig | None) -> dict[str, Any]:
+    """Instantiate every `_target_` entry of a dict node (callbacks, loggers), by its key; others are skipped. A task
+    finds the callback it works with by that key (`ranking`), not by searching the trainer's callbacks."""
     if not node:
-        return []
-    return [instantiate(v) for v in node.values() if isinstance(v, DictConfig) and "_target_" in v]
+        return {}
+    return {str(k): instantiate(v) for k, v in node.items() if isinstance(v, DictConfig) and "_target_" in v}
 
 
-def build_trainer(cfg: DictConfig) -> pl.Trainer:
+def build_trainer(cfg: DictConfig, callbacks: dict[str, pl.Callback] | None = None) -> pl.Trainer:
+    """The configured Trainer with `callbacks` (default: the config's), its loggers started."""
     epochs = cfg.trainer.get("max_epochs")
     require(isinstance(epochs, int) and epochs >= 1, "trainer.max_epochs", epochs, "an integer >= 1")
-    callbacks, loggers = instantiate_all(cfg.get("callbacks")), instantiate_all(cfg.get("logger"))
+    callbacks = instantiate_all(cfg.get("callbacks")) if callbacks is None else callbacks
+    loggers = list(instantiate_all(cfg.get("logger")).values())
     try:
-        trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+        trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=list(callbacks.values()), logger=loggers or False)
     except Exception as e:  # Lightning's own checks (devices, accelerator, strategy, limits) are user errors too
         cause = e.__cause__ or e
         if not isinstance(cause, (MisconfigurationException, ValueError)):

@@ -62,7 +62,7 @@ def summarize(truth: dict[str, float], rounds: list[tuple[Any, ...]], final: lis
 def run(cfg: DictConfig) -> dict[str, float]:
     out = Path(cfg.paths.output_dir)
     task = cfg.task
-    result, truth = fit(cfg, lambda ranking: [Pruning(ranking, out, task.rounds, task.every, task.drop)])
+    result, truth = fit(cfg, lambda ranking: {"pruning": Pruning(ranking, out, task.rounds, task.every, task.drop)})
     if truth is None:  # the search said how to get one
         log.info("without a ground truth the pruned space is not judged (no pruning_summary.json)")
         return result

@@ -19,7 +19,7 @@ from benchmark.ground_truth import GroundTruth
 from benchmark.io import remove_stale_temps, write_json
 from benchmark.module import Diverged
 from benchmark.resume import discard_checkpoints, record_settings, resume_checkpoint
-from benchmark.tasks.common import build_study, build_trainer, task_wrapper
+from benchmark.tasks.common import build_study, build_trainer, instantiate_all, task_wrapper
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     return fit(cfg)[0]
 
 
-def fit(cfg: DictConfig, extra: Callable[[RankingSnapshot], list[pl.Callback]] | None = None,
+def fit(cfg: DictConfig, extra: Callable[[RankingSnapshot], dict[str, pl.Callback]] | None = None,
         ) -> tuple[dict[str, float], GroundTruth | None]:
     """Train and rank as configured; `extra` adds callbacks that act on the ranking (a pruning search's). Returns the
     final logged metrics and the ground truth the run was judged against."""
@@ -81,14 +81,15 @@ def fit(cfg: DictConfig, extra: Callable[[RankingSnapshot], list[pl.Callback]] |
         truth.save(out / "ground_truth.csv")
         log.info("ranking against ground truth %s (%d children, %d seeds)", truth.source, len(truth.children),
                  len(truth.seeds))
-    trainer = build_trainer(cfg)
-    ranking = next((c for c in trainer.callbacks if isinstance(c, RankingSnapshot)), None)
+    callbacks = instantiate_all(cfg.get("callbacks"))
+    ranking = callbacks.get("ranking")
     if ranking is not None:
         ranking.set_ground_truth(truth)
     if extra is not None:
-        require(ranking is not None, "callbacks.ranking", None, "the ranking callback (callbacks=default): this task "
-                "acts on its rankings")
-        trainer.callbacks.extend(extra(ranking))
+        require(isinstance(ranking, RankingSnapshot), "callbacks.ranking", None, "the ranking callback "
+                "(callbacks=default): this task acts on its rankings")
+        callbacks.update(extra(ranking))
+    trainer = build_trainer(cfg, callbacks)
     record_settings(out / "checkpoints", cfg)
     started = {"resumed_from": {"checkpoint": str(resumed[0]), "epoch": resumed[1]}} if resumed else {}
     write_status(out, "running", **started)
