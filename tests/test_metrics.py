@@ -49,6 +49,12 @@ def test_s_tau_is_mean_pairwise_tau():
         metrics.s_tau([r1])
 
 
+def test_same_children_tells_rankings_of_other_children_apart_whatever_their_scores():
+    """S-Tau is given only where this holds: a pruning search's seeds end with different kept children."""
+    assert metrics.same_children([TRUTH, {k: -v for k, v in TRUTH.items()}])
+    assert not metrics.same_children([TRUTH, {k: v for k, v in list(TRUTH.items())[1:]}])
+
+
 def test_top_n_rank_regret_and_overlap():
     supernet = {"a": 0.1, "b": 0.2, "c": 0.9, "d": 0.8, "e": 0.3}  # picks c, d, e
     assert metrics.ranks(TRUTH) == {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5}

@@ -27,11 +27,11 @@ from benchmark.tasks.search import fit, read_rows
 log = logging.getLogger(__name__)
 
 
-def pruned_space(truth: dict[str, float], kept: list[str], top: float = 0.1) -> dict[str, Any]:
-    """How good a kept set is: is the true best in it, what share of the true top `top` (at least one child) and what
-    mean ground-truth accuracy it holds, beside the whole space's."""
+def pruned_space(truth: dict[str, float], kept: list[str], percent: float = 10) -> dict[str, Any]:
+    """How good a kept set is: is the true best in it, what share of the true top `percent` % (metrics.top_count) and
+    what mean ground-truth accuracy it holds, beside the whole space's."""
     ranks = metrics.true_ranks(truth)
-    cut = metrics.top_count(len(truth), 100 * top)
+    cut = metrics.top_count(len(truth), percent)
     best = min(ranks[c] for c in kept)
     return {"kept": len(kept), "true_best_kept": best == 1, "best_kept_true_rank": best,
             "top10_kept": sum(ranks[c] <= cut for c in kept) / sum(r <= cut for r in ranks.values()),
