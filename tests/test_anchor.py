@@ -7,6 +7,7 @@ import torch
 
 from benchmark.spaces import ChainSpace
 from benchmark.tasks import search
+from benchmark.tasks.common import build_study
 
 SPACE = ChainSpace(layers=3, ops=["conv3", "conv5", "dilconv3", "maxpool3"])
 
@@ -22,3 +23,7 @@ def test_the_anchor_is_the_previous_epochs_best_child_and_is_checkpointed(make_c
     previous = torch.load(out / "checkpoints" / "previous.ckpt", weights_only=True)
     assert last["best_child"] == best[2] and previous["best_child"] == best[1]
     assert last["anchor"] == best[1] and previous["anchor"] == best[0]  # set at the start of epochs 2 and 1
+    _, module = build_study(cfg)  # a resumed run's module, before it loads the checkpoint
+    assert module.best_child is None and module.anchor is None
+    module.on_load_checkpoint(previous)
+    assert module.best_child == best[1] and module.anchor == best[0]
