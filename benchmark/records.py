@@ -22,6 +22,12 @@ PRUNING_HEADER = ("round", "epoch", "step", "kept", "dropped")
 PRUNING_SUMMARY = "pruning_summary.json"
 
 
+def ranked_epochs(max_epochs: int, every_n_epochs: int = 1) -> list[int]:
+    """The epochs rankings.csv holds: every `every_n_epochs`-th (epoch e when e + 1 is a multiple) and always the last,
+    so that a run ends on a ranking whatever its length."""
+    return [e for e in range(max_epochs) if (e + 1) % every_n_epochs == 0 or e == max_epochs - 1]
+
+
 def kept_after(folder: Path) -> dict[int, set[str]]:
     """A pruning search's pruning.csv as epoch -> the children kept after it; {} for a run that never pruned."""
     file = folder / PRUNING

@@ -12,11 +12,12 @@ import csv
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from benchmark import records
 from benchmark.callbacks.checkpoint import LAST, PREVIOUS
 from benchmark.errors import ConfigError, require
 from benchmark.io import write_json
@@ -110,14 +111,18 @@ def _epochs_in(path: Path, marker: str) -> set[int]:
         return {int(float(row["epoch"])) for row in csv.DictReader(f) if row.get("epoch") and row.get(marker)}
 
 
-def caught_up(out: Path, epoch: int) -> bool:
-    """Every per-epoch file of the run folder (that exists) holds `epoch`'s epoch-end rows."""
-    files = {out / "rankings.csv": "rank", out / "csv" / "metrics.csv": "train/loss"}
-    return all(epoch in _epochs_in(f, marker) for f, marker in files.items() if f.is_file())
+def caught_up(out: Path, epoch: int, ranked: Sequence[int] | None = None) -> bool:
+    """Every per-epoch file of the run folder (that exists) holds `epoch`'s epoch-end rows; rankings.csv, when only
+    the epochs `ranked` are ranked (callbacks.ranking.every_n_epochs), the newest of them up to `epoch`."""
+    needed = {out / "rankings.csv": (epoch if ranked is None else max((e for e in ranked if e <= epoch), default=None),
+                                     "rank"),
+              out / "csv" / "metrics.csv": (epoch, "train/loss")}
+    return all(e is None or e in _epochs_in(f, marker) for f, (e, marker) in needed.items() if f.is_file())
 
 
-def pick(out: Path) -> tuple[Path, dict[str, Any]] | None:
-    """The newest readable checkpoint in `out/checkpoints` whose epoch every per-epoch file has caught up with."""
+def pick(out: Path, ranked: Sequence[int] | None = None) -> tuple[Path, dict[str, Any]] | None:
+    """The newest readable checkpoint in `out/checkpoints` whose epoch every per-epoch file has caught up with
+    (`ranked`: the epochs rankings.csv holds rows for, all by default)."""
     for name in (LAST, PREVIOUS):
         path = out / "checkpoints" / name
         if not path.is_file():
@@ -127,7 +132,7 @@ def pick(out: Path) -> tuple[Path, dict[str, Any]] | None:
         except ConfigError as e:
             log.warning("skipping %s: %s", path, e)
             continue
-        if caught_up(out, int(checkpoint["epoch"])):
+        if caught_up(out, int(checkpoint["epoch"]), ranked):
             return path, checkpoint
         log.info("skipping %s (epoch %d): the run's files stop before it (killed while writing that epoch)",
                  path, checkpoint["epoch"])
@@ -142,7 +147,8 @@ def resume_checkpoint(cfg: DictConfig, out: Path, module: torch.nn.Module) -> tu
         require(path.is_file(), "ckpt_path", cfg.ckpt_path, "an existing Lightning checkpoint file")
         checkpoint, key = load(path), "ckpt_path"
     elif cfg.get("resume"):
-        found = pick(out)
+        every_n = OmegaConf.select(cfg, "callbacks.ranking.every_n_epochs", default=1)
+        found = pick(out, records.ranked_epochs(int(cfg.trainer.max_epochs), every_n))
         if found is None:
             log.info("resume=true but %s holds no usable checkpoint yet: starting from scratch", out / "checkpoints")
             return None

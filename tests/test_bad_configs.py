@@ -149,6 +149,9 @@ CASES = [
                                           "bn=recalibrate"),
     ("callbacks.ranking.split=train", "error: callbacks.ranking.split='train' is not valid: one of ['val', 'test']"),
     ("callbacks.ranking.dense_steps=-1", "error: callbacks.ranking.dense_steps=-1 is not valid"),
+    ("callbacks.ranking.every_n_epochs=0", "error: callbacks.ranking.every_n_epochs=0 is not valid: an integer >= 1"),
+    ("task=prune_search task.every=3 callbacks.ranking.every_n_epochs=2 trainer.max_epochs=10",
+     "error: task.every=3 is not valid: a multiple of callbacks.ranking.every_n_epochs=2"),
     ("data.val_size=0", "error: callbacks.ranking.split='val' is not valid: a split with examples (data.val_size=0"),
     ("task=ground_truth data.val_size=0", "error: data.val_size=0 is not valid: an integer >= 1 for "
                                           "task=ground_truth"),

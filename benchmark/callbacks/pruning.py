@@ -47,6 +47,9 @@ class Pruning(pl.Callback):
         require(self.rounds * self.every < epochs, "task.rounds", self.rounds,
                 f"rounds x every < trainer.max_epochs ({self.rounds} x {self.every} >= {epochs}): the last pruning "
                 f"must leave epochs to train the kept children")
+        every_n = self.ranking.every_n_epochs
+        require(self.every % every_n == 0, "task.every", self.every,
+                f"a multiple of callbacks.ranking.every_n_epochs={every_n}: a pruning needs that epoch's ranking")
         n = len(self.ranking.ranked(pl_module))
         require(math.floor(self.drop * n) >= 1 and kept_counts(n, self.rounds, self.drop)[-1] >= 2, "task.drop",
                 self.drop, f"a share that drops at least one of the {n} ranked children and, after {self.rounds} "

@@ -1,10 +1,14 @@
-"""RankingSnapshot: after every training epoch, rank every child with the shared weights and snapshot the ranking.
+"""RankingSnapshot: after every training epoch (or every n-th and the last), rank every child with the shared
+weights and snapshot the ranking.
 
 `rankings.csv` (one row per epoch and child: epoch, step, child, val_acc, val_loss, rank, and with a ground truth
 gt_acc, gt_rank) is the source of truth for every later analysis; it is rewritten atomically each epoch and its rows
 also travel in checkpoints, so a resumed run continues the same file. `val_acc`/`val_loss` are measured on the split
 `snapshot.json` names as `ranked_on` (the validation split by default; Deeper Insights ranks on the test set), with
 BatchNorm statistics re-estimated per child (`bn=recalibrate`) or the supernet's shared running ones (`bn=shared`).
+`every_n_epochs=n` ranks only after every n-th epoch and the last (`records.ranked_epochs`): long schedules (Deeper
+Insights' prefix runs rank every 100th of 2,000 epochs) stay affordable, and stability figures then compare consecutive
+snapshots, not consecutive epochs.
 Rank 1 is the best child: higher accuracy first, ties broken by lower loss, then child index.
 
 Dense snapshots (`dense_steps=k`): after each of the run's last k optimizer steps every child is ranked again and the
@@ -28,7 +32,7 @@ from benchmark.evaluation import ChildScore, evaluate_children
 from benchmark.ground_truth import GroundTruth
 from benchmark.io import write_csv, write_json
 from benchmark.loggers import log_rows
-from benchmark.records import DENSE, DENSE_HEADER, GT_HEADER, HEADER, RANKINGS
+from benchmark.records import DENSE, DENSE_HEADER, GT_HEADER, HEADER, RANKINGS, ranked_epochs
 
 #: How children's BatchNorm statistics are set before they are measured: re-estimated on fixed training batches
 #: (How Does Supernet Help), or the supernet's shared running statistics, as after model.eval() (Deeper Insights).
@@ -43,7 +47,7 @@ def rank_children(scores: list[ChildScore]) -> list[ChildScore]:
 
 class RankingSnapshot(pl.Callback):
     def __init__(self, output_dir: str, top_k: int = 5, calib_batches: int = 2, block: int | None = None,
-                 bn: str = "recalibrate", split: str = "val", dense_steps: int = 0,
+                 bn: str = "recalibrate", split: str = "val", dense_steps: int = 0, every_n_epochs: int = 1,
                  filename: str = RANKINGS, dense_filename: str = DENSE) -> None:
         require(is_int(top_k) and top_k >= 1, "callbacks.ranking.top_k", top_k, "an integer >= 1")
         require(bn in BN_PROTOCOLS, "callbacks.ranking.bn", bn, f"one of {list(BN_PROTOCOLS)}")
@@ -53,10 +57,13 @@ class RankingSnapshot(pl.Callback):
         require(split in SPLITS, "callbacks.ranking.split", split, f"one of {list(SPLITS)}")
         require(is_int(dense_steps) and dense_steps >= 0, "callbacks.ranking.dense_steps", dense_steps,
                 "an integer >= 0: rank every child after each of the run's last dense_steps steps (0 = off)")
+        require(is_int(every_n_epochs) and every_n_epochs >= 1, "callbacks.ranking.every_n_epochs", every_n_epochs,
+                "an integer >= 1: rank after every n-th epoch and the last (1 = every epoch)")
         require(block is None or (is_int(block) and block >= 1), "callbacks.ranking.block", block,
                 "null (64 on a GPU, 1 on a CPU) or an integer >= 1 (1 = node by node)")
         self.output_dir, self.top_k, self.calib_batches = Path(output_dir), top_k, calib_batches
         self.block, self.bn, self.split, self.dense_steps = block, bn, split, dense_steps
+        self.every_n_epochs = every_n_epochs
         self.path, self.dense_path = self.output_dir / filename, self.output_dir / dense_filename
         self.rows: list[tuple[Any, ...]] = []
         self.dense_rows: list[tuple[Any, ...]] = []
@@ -95,6 +102,7 @@ class RankingSnapshot(pl.Callback):
             dm = trainer.datamodule
             write_json(self.output_dir / "snapshot.json", {
                 "ranked_on": self.split, "bn": self.bn, "dense_steps": self.dense_steps,
+                "every_n_epochs": self.every_n_epochs,
                 **({"calib_on": "train", "calib_batches": self.calib_batches} if self.bn == "recalibrate" else {}),
                 "calib_batch_size": dm.batch_size, "num_children": len(pl_module.space.ranked_children()),
                 "space_size": pl_module.supernet.num_children, "eval_seed": pl_module.space.eval_seed,
@@ -144,10 +152,16 @@ class RankingSnapshot(pl.Callback):
             if trainer.is_global_zero:
                 write_csv(self.dense_path, DENSE_HEADER + (GT_HEADER if self.truth else ()), self.dense_rows)
 
+    def ranks_at(self, trainer: pl.Trainer, epoch: int) -> bool:
+        """Whether this epoch ends with a snapshot."""
+        return epoch in ranked_epochs(trainer.max_epochs, self.every_n_epochs)
+
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        epoch, step = trainer.current_epoch, trainer.global_step
+        if not self.ranks_at(trainer, epoch):
+            return
         space = pl_module.space
         ranked = self._rank(trainer, pl_module, progress=True)
-        epoch, step = trainer.current_epoch, trainer.global_step
         self.rows = [r for r in self.rows if r[0] != epoch] + self._rows(ranked, space, epoch, step)
         if trainer.is_global_zero:
             write_csv(self.path, HEADER + (GT_HEADER if self.truth else ()), self.rows)

@@ -178,18 +178,22 @@ def _train_loss(folder: Path) -> dict[int, float]:
         return {}
 
 
-def _check_epochs(rows: dict[int, list[tuple[int, str, float]]], n: int, max_epochs: int,
+def _check_epochs(rows: dict[int, list[tuple[int, str, float]]], n: int, max_epochs: int, every_n_epochs: int,
                   kept_after: dict[int, set[str]]) -> None:
-    """Epochs 0..max_epochs-1, each a complete snapshot: ranks 1..m, every child once, the same n children in every
-    epoch - or, in a pruning search, after each pruning epoch exactly the children pruning.csv kept."""
-    missing = sorted(set(range(max_epochs)) - rows.keys())
+    """The epochs `records.ranked_epochs` promises (0..max_epochs-1 by default), each a complete snapshot: ranks 1..m,
+    every child once, the same n children in every epoch - or, in a pruning search, after each pruning epoch exactly
+    the children pruning.csv kept."""
+    promised = records.ranked_epochs(max_epochs, every_n_epochs)
+    schedule = "trainer.max_epochs" + (f" and callbacks.ranking.every_n_epochs={every_n_epochs}"
+                                        if every_n_epochs > 1 else "")
+    missing = sorted(set(promised) - rows.keys())
     if missing:
-        raise ValueError(f"rankings.csv has {max_epochs - len(missing)} of the {max_epochs} epochs the config "
-                         f"promised (trainer.max_epochs); epoch {missing[0]} is missing (stopped early or truncated)")
-    if rows.keys() - set(range(max_epochs)):
-        raise ValueError(f"rankings.csv has epochs beyond trainer.max_epochs={max_epochs}: "
-                         f"{sorted(rows.keys() - set(range(max_epochs)))}")
-    first = {c for _, c, _ in rows[0]}
+        raise ValueError(f"rankings.csv has {len(promised) - len(missing)} of the {len(promised)} epochs the config "
+                         f"promised ({schedule}); epoch {missing[0]} is missing (stopped early or truncated)")
+    if rows.keys() - set(promised):
+        raise ValueError(f"rankings.csv has epochs the config did not promise ({schedule}; max_epochs={max_epochs}): "
+                         f"{sorted(rows.keys() - set(promised))}")
+    first = {c for _, c, _ in rows[min(rows)]}
     for epoch, ranked in sorted(rows.items()):
         pruned = [p for p in kept_after if p < epoch]
         expected = kept_after[max(pruned)] if pruned else first
@@ -218,7 +222,7 @@ def load_run(folder: Path) -> Run:
     snapshot = _read_snapshot(folder)
     rows, truth, val_loss = _read_rows(rankings)
     kept_after = records.kept_after(folder)
-    _check_epochs(rows, snapshot["num_children"], max_epochs, kept_after)
+    _check_epochs(rows, snapshot["num_children"], max_epochs, snapshot.get("every_n_epochs", 1), kept_after)
     # Listed by the rank column, so that the metrics judge the run's own pick when accuracies tie (see metrics.py).
     epochs = {e: {c: acc for _, c, acc in sorted(ranked)} for e, ranked in sorted(rows.items())}
     steps, since = dense.read(folder / records.DENSE, snapshot["num_children"]) if (folder / records.DENSE).exists() \
