@@ -18,7 +18,7 @@ def test_the_anchor_is_the_previous_epochs_best_child_and_is_checkpointed(make_c
     search.run(cfg)
     out = Path(cfg.paths.output_dir)
     with open(out / "rankings.csv", newline="") as f:
-        best = {int(r["epoch"]): SPACE.index(SPACE.parse(r["child"])) for r in csv.DictReader(f) if r["rank"] == "1"}
+        best = {int(r["epoch"]): SPACE.child(r["child"]).index for r in csv.DictReader(f) if r["rank"] == "1"}
     last = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
     previous = torch.load(out / "checkpoints" / "previous.ckpt", weights_only=True)
     assert last["best_child"] == best[2] and previous["best_child"] == best[1]

@@ -77,7 +77,7 @@ def test_search_is_judged_against_an_imported_ground_truth(tmp_path, cache_dir):
     rows = read_rankings(out)
     assert list(rows[0])[-2:] == ["gt_acc", "gt_rank"]
     for r in rows:
-        i = space.index(space.parse(r["child"]))
+        i = space.child(r["child"]).index
         assert float(r["gt_acc"]) == pytest.approx((i * 37 % 64) / 64)
     assert {int(r["gt_rank"]) for r in rows} == set(range(1, 65))
     with open(out / "csv" / "metrics.csv") as f:

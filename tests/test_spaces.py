@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from benchmark.errors import ConfigError
-from benchmark.spaces import ChainSpace, DataShape
+from benchmark.spaces import ChainSpace, Child, DataShape
 
 SHAPE = DataShape(channels=1, length=40, num_classes=10)
 
@@ -24,8 +24,8 @@ def test_names_and_indices_round_trip():
     for i, arch in enumerate(space.children()):
         assert space.index(arch) == i
         assert space.arch(i) == arch
-        assert space.parse(space.name(arch)) == arch
-    assert space.describe((0, 1, 2, 0)) == "conv3 > maxpool3 > skip > conv3"
+        assert space.child(space.name(i)) == space.child(i)
+    assert space.describe(space.child("0-1-2-0").index) == "conv3 > maxpool3 > skip > conv3"
 
 
 def test_hamming_distance():
@@ -58,10 +58,20 @@ def test_bad_child_names():
             space.parse(bad)
 
 
+def test_child_converts_an_index_or_a_name_once():
+    space = ChainSpace()
+    assert space.child(6) == Child(6, (0, 1, 2), "0-1-2") == space.child("0-1-2")
+    assert space.child("00-1-2") == space.child(6)  # the canonical name, whatever the spelling
+    for bad in ["0-0", "0-0-4", "a-b-c", 64, -1]:
+        with pytest.raises(ConfigError) as e:
+            space.child(bad)
+        assert e.value.key == "child" and e.value.value == bad and repr(bad) in str(e.value)
+
+
 def test_standalone_child_shapes_and_units():
     space = ChainSpace()
-    for arch in [(0, 0, 0), (3, 3, 3), (2, 1, 3)]:
-        net = space.build_child(arch, SHAPE)
+    for child in ["0-0-0", "3-3-3", "2-1-3"]:
+        net = space.build_child(space.child(child).index, SHAPE)
         assert net(torch.randn(5, 1, 40)).shape == (5, 10)
         assert len(net.units) == 5  # stem, three ops, head
     assert space.path((1, 3, 2)) == ["stem", "layers.0.conv5", "layers.1.maxpool3", "layers.2.dilconv3", "head"]

@@ -64,8 +64,8 @@ class Pruning(pl.Callback):
         if (epoch + 1) % self.every or done > self.rounds or len(self.rows) >= done:
             return
         space = pl_module.space
-        ranked = [space.index(space.parse(r[2])) for r in sorted((r for r in self.ranking.rows if r[0] == epoch),
-                                                    key=lambda r: int(r[5]))]
+        ranked = [space.child(r[2]).index for r in sorted((r for r in self.ranking.rows if r[0] == epoch),
+                                                          key=lambda r: int(r[5]))]
         keep = ranked[: kept_counts(len(ranked), 1, self.drop)[0]]
         pl_module.sampler.restrict(keep)
         self.ranking.children = keep

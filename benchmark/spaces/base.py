@@ -1,7 +1,10 @@
 """SearchSpace: the decisions a child makes, its names, and the networks built from it.
 
-A child is a tuple of choice indices, one per decision. Children are numbered in mixed radix with the first decision
-most significant, so index order equals lexicographic order of names (the "similarity" partition relies on it).
+A child has three forms: its index (what samplers, rankings and tables key on), its arch - a tuple of choice indices,
+one per decision (what the space builds and routes) - and its name (what files and logs show). `SearchSpace.child`
+converts an index or a name into a `Child` carrying all three, so callers never chain the conversions by hand.
+Children are numbered in mixed radix with the first decision most significant, so index order equals lexicographic
+order of names (the "similarity" partition relies on it).
 A space also describes its network as an ordered path of *units* (shareable modules) per child; the supernet and the
 sharing policies only ever see unit names, never the ops inside.
 """
@@ -11,13 +14,14 @@ import functools
 import itertools
 import random
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 import torch
 from torch import nn
 
 from benchmark.shape import DataShape
-from benchmark.errors import is_int, require, require_seed
+from benchmark.errors import ConfigError, is_int, require, require_seed
 
 Arch = tuple[int, ...]
 #: Applies the unit at position k of a child's path to a tensor (see SearchSpace.run).
@@ -29,6 +33,15 @@ UnitCall = Callable[[int, torch.Tensor], torch.Tensor]
 #: every unit is built at least once (one convolution 10^6 channels wide alone needs terabytes). The papers' spaces
 #: stay far below them.
 MAX_CHILDREN, MAX_DEPTH, MAX_WIDTH = 100_000, 1_000, 1_024
+
+
+@dataclass(frozen=True)
+class Child:
+    """One child in all three forms (see `SearchSpace.child`). Not a tuple, so it is never mistaken for an arch."""
+
+    index: int
+    arch: Arch
+    name: str
 
 
 def checked_ops(ops: Sequence[str], available: Sequence[str], key: str = "search_space.ops") -> list[str]:
@@ -69,8 +82,25 @@ class SearchSpace(ABC):
             n *= r
         return n
 
+    def child(self, ref: int | str) -> Child:
+        """The child with this index or name: the one place where the three forms convert. A ConfigError names a bad
+        `ref`."""
+        if isinstance(ref, str):
+            try:
+                index = self.index(self.parse(ref))
+            except ValueError as e:  # a ConfigError too: an out-of-range choice
+                raise ConfigError("child", ref, f"a child name of this space such as {self.name(0)!r} ({e})") from None
+        else:
+            index = ref
+        return Child(index, self.arch(index), self.name(index))
+
     def arch(self, index: int) -> Arch:
         """Choice indices of child `index` (first decision most significant)."""
+        # Transitional: benchmark/ground_truth.py (`space.name(arch)`), benchmark/callbacks/ranking.py
+        # (`space.describe(space.parse(child))`) and tests/test_cell_spaces.py (`build_child`/`describe` of
+        # `space.parse(...)`) still pass an arch; delete these two lines once they call `child()`.
+        if isinstance(index, tuple):
+            index = self.index(index)
         require(0 <= index < self.num_children, "child", index, f"an index in [0, {self.num_children})")
         digits = []
         for r in reversed(self._radix):
@@ -98,12 +128,12 @@ class SearchSpace(ABC):
             return list(range(n))
         return sorted(random.Random(self.eval_seed).sample(range(n), self.eval_children))
 
-    def name(self, child: int | Sequence[int]) -> str:
-        arch = self.arch(child) if isinstance(child, int) else tuple(child)
-        return self.separator.join(str(d) for d in arch)
+    def name(self, index: int) -> str:
+        return self.separator.join(str(d) for d in self.arch(index))
 
     def parse(self, name: str) -> Arch:
-        """Inverse of `name`."""
+        """The arch a name spells (inverse of `name`): the space's name grammar behind `child(name)`; a ValueError
+        says what is wrong."""
         try:
             arch = tuple(int(p) for p in name.split(self.separator))
         except ValueError:
@@ -111,10 +141,9 @@ class SearchSpace(ABC):
         self.index(arch)  # validates
         return arch
 
-    def describe(self, child: int | Sequence[int]) -> str:
+    def describe(self, index: int) -> str:
         """Readable ops of a child, e.g. 'conv3 > maxpool3 > conv5'."""
-        arch = self.arch(child) if isinstance(child, int) else tuple(child)
-        return " > ".join(self.choices[i][d] for i, d in enumerate(arch))
+        return " > ".join(self.choices[i][d] for i, d in enumerate(self.arch(index)))
 
     def parse_ops(self, text: str) -> Arch:
         """Inverse of `describe`: 'conv3 > maxpool3 > conv5' -> (0, 3, 1)."""
@@ -192,10 +221,9 @@ class SearchSpace(ABC):
                 f"1-D sequence data (data=mnist1d or data=digits) for {type(self).__name__}; for images use a cell "
                 "space (search_space=nb201 or search_space=deeper_insights)")
 
-    def build_child(self, child: int | Sequence[int], shape: DataShape) -> "ChildNet":
+    def build_child(self, index: int, shape: DataShape) -> "ChildNet":
         """A standalone network for one child: its own copy of every unit on its path."""
-        arch = self.arch(child) if isinstance(child, int) else tuple(child)
-        return ChildNet(self, arch, shape)
+        return ChildNet(self, self.arch(index), shape)
 
 
 class ChildNet(nn.Module):

@@ -66,9 +66,8 @@ class DeeperInsightsSpace(CellSpace):
         cell = int(unit.split(".")[1])  # cells.<c>.pre
         return relu_conv_bn(dims, stem if cell == 0 else 2 * c, c, 1, affine=False, momentum=self.bn_momentum)
 
-    def name(self, child: int | Sequence[int]) -> str:
-        arch = self.arch(child) if isinstance(child, int) else tuple(child)
-        return "".join(str(d + 1) for d in arch)
+    def name(self, index: int) -> str:
+        return "".join(str(d + 1) for d in self.arch(index))
 
     def parse(self, name: str) -> Arch:
         """'142' -> (0, 3, 1): one digit 1..len(ops) per edge."""

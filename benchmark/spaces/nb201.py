@@ -51,8 +51,8 @@ class NB201Space(CellSpace):
         return ResNetBlock(dims, c * 2 ** stage, c * 2 ** (stage + 1), self.affine)
 
     # -- arch strings ------------------------------------------------------------------------------------------------
-    def name(self, child: int | Sequence[int]) -> str:
-        arch = self.arch(child) if isinstance(child, int) else tuple(child)
+    def name(self, index: int) -> str:
+        arch = self.arch(index)
         nodes = []
         for j in range(1, self.nodes):
             nodes.append("|".join(f"{self.ops[arch[e]]}~{i}" for e, (i, jj) in enumerate(self.edges) if jj == j))

@@ -175,7 +175,7 @@ def _finish(cfg: DictConfig, out: Path, done: list[tuple[int, str, float, float]
     gt_ranks = metrics.true_ranks(truth) if truth else {}
     rows, summary = [], []
     for s in steps:
-        scores = [ChildScore(space.index(space.parse(c)), acc, loss) for n, c, acc, loss in done if n == s]
+        scores = [ChildScore(space.child(c).index, acc, loss) for n, c, acc, loss in done if n == s]
         ranked = rank_children(scores)
         for rank, score in enumerate(ranked, start=1):
             name = space.name(score.child)
