@@ -12,9 +12,9 @@ from hydra.utils import get_method
 from omegaconf import DictConfig
 
 from benchmark import threads
-from benchmark.errors import EXIT_CONFIG, EXIT_INTERRUPTED, RunFailed, find_config_error
+from benchmark.errors import EXIT_CONFIG, EXIT_INTERRUPTED, ConfigError, RunFailed, find_config_error
 from benchmark.folder_lock import discard_failed_run
-from benchmark.validation import validate
+from benchmark.validation import check_moved, validate
 
 log = logging.getLogger("run")
 
@@ -41,4 +41,9 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    try:
+        check_moved(sys.argv[1:])
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG)
     main()

@@ -128,13 +128,18 @@ TRAINING_ARGS: dict[str, tuple[Any, ...]] = {
 }
 
 
+#: Keys of the `ground_truth` node that change neither a table's numbers nor which table it is: where an imported one
+#: lives and which column is the truth, speed, how many seeds have been trained so far and how the work is sharded.
+NOT_PROVENANCE = ("path", "metric", "chunk", "seeds", "shard", "num_shards")
+
+
 def provenance(cfg: DictConfig) -> dict[str, Any]:
     """What determines a ground-truth table: the space, the data, the standalone recipe and any trainer argument that
     changes training (not the chunk size, which only changes speed, nor where files go)."""
     data = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items()
             if k not in ("cache_dir", "root", "eval_batch_size")}
     recipe = {k: v for k, v in OmegaConf.to_container(cfg.ground_truth, resolve=True).items()
-              if k not in ("path", "metric", "chunk")}
+              if k not in NOT_PROVENANCE}
     body = {"search_space": OmegaConf.to_container(cfg.search_space, resolve=True), "data": data, "recipe": recipe}
     given = cfg.get("trainer") or {}
     trainer = {k: given[k] for k in TRAINING_ARGS if k in given and given[k] not in TRAINING_ARGS[k]}
@@ -201,10 +206,10 @@ def _row(r: dict[str, str], name_column: str, metric: str, space: SearchSpace) -
     """One checked row of a table; a ValueError says what is wrong with it."""
     text = r[name_column]
     try:
-        arch = space.parse_ops(text) if name_column == "arch" and ">" in text else space.parse(text)
+        child = space.child(space.index(space.parse_ops(text)) if name_column == "arch" and ">" in text else text)
     except ValueError as e:
         raise ValueError(f"{text!r} is not a child of this space ({e})") from None
-    row = {"child": space.name(arch), "seed": _integer(r.get("seed") or "0", "seed"), metric: _float(r[metric])}
+    row = {"child": child.name, "seed": _integer(r.get("seed") or "0", "seed"), metric: _float(r[metric])}
     for k in ("val_acc", "test_acc", "params", "epochs"):
         if k != metric and r.get(k) not in (None, ""):
             row[k] = _float(r[k]) if k.endswith("acc") else _integer(r[k], k)

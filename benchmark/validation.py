@@ -8,7 +8,7 @@ import difflib
 import inspect
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
@@ -22,7 +22,9 @@ from benchmark.threads import check as check_threads
 #: A check of one value and, when it fails, what would work.
 Rule = tuple[Callable[[Any], bool], str]
 #: Groups every task builds from; without one (`~sharing` drops it) nothing can be built.
-GROUPS = ("data", "search_space", "sharing", "sampler", "module", "ground_truth", "trainer", "paths")
+GROUPS = ("data", "search_space", "sharing", "sampler", "module", "ground_truth", "proxies", "trainer", "paths")
+#: Top-level keys that moved into a group: a command written for them gets the new name, not Hydra's "not in struct".
+MOVED = {"gt_seeds": "ground_truth.seeds", "gt_shard": "ground_truth.shard", "gt_num_shards": "ground_truth.num_shards"}
 CONF = Path(__file__).resolve().parents[1] / "conf"
 #: What `lookup` returns for a key the config does not have (None is a value a user can give).
 ABSENT = object()
@@ -101,6 +103,7 @@ SCHEDULER: dict[str, Rule] = {
     "eta_min": ((lambda v: is_number(v) and v >= 0), "a number >= 0"),
 }
 GROUND_TRUTH: dict[str, Rule] = {
+    "seeds": _count(1),
     "epochs": _count(1),
     "chunk": ((lambda v: is_int(v) and v >= 1), "an integer >= 1 (children trained side by side)"),
     "path": ((lambda v: v is None or (isinstance(v, str) and v != "")), "null or the path of a CSV table"),
@@ -119,6 +122,8 @@ def validate(cfg: DictConfig) -> None:
     check_rules(c["trainer"], "trainer", TRAINER)
     check_rules(c["ground_truth"], "ground_truth", GROUND_TRUTH)
     check_metric(c["ground_truth"])
+    check_shards(c["ground_truth"])
+    check_proxies(lookup(c, "proxies.names", None))
     for group in ("module", "ground_truth"):
         check_recipe(c[group], group)
     finetune = lookup(c, "finetune.optimizer", None)
@@ -174,26 +179,45 @@ def check_top_level(c: dict[str, Any]) -> None:
     ckpt = c.get("ckpt_path")
     require(ckpt is None or (isinstance(ckpt, str) and ckpt != ""), "ckpt_path", ckpt,
             "null or the path of a Lightning checkpoint file")
-    shards = c.get("gt_num_shards")
-    require(is_int(c.get("gt_seeds")) and c["gt_seeds"] >= 1, "gt_seeds", c.get("gt_seeds"), "an integer >= 1")
-    require(is_int(shards) and shards >= 1, "gt_num_shards", shards, "an integer >= 1")
-    require(is_int(c.get("gt_shard")) and 0 <= c["gt_shard"] < shards, "gt_shard", c.get("gt_shard"),
-            f"an integer in [0, {shards}) (gt_num_shards={shards})")
-    check_proxies(c.get("proxies"))
     require(isinstance(c.get("study"), str) and c["study"] != "", "study", c.get("study"),
             "a non-empty name (the W&B group of the study's runs)")
+    neutral = c.get("neutral")
+    require(isinstance(neutral, list) and all(isinstance(g, str) and g for g in neutral), "neutral", neutral,
+            "a list of globs on override keys whose values change no result, e.g. [seed, logger, logger.*]")
     tags = c.get("tags")
     require(tags is None or (isinstance(tags, list) and all(isinstance(t, str) for t in tags)), "tags", tags,
             "a list of strings, e.g. tags=[baseline,v2]")
 
 
+def check_shards(recipe: dict[str, Any]) -> None:
+    """task=ground_truth's seeds and this job's shard of the (seed, child) pairs."""
+    shards = recipe.get("num_shards")
+    require(is_int(shards) and shards >= 1, "ground_truth.num_shards", shards, "an integer >= 1")
+    require(is_int(recipe.get("shard")) and 0 <= recipe["shard"] < shards, "ground_truth.shard", recipe.get("shard"),
+            f"an integer in [0, {shards}) (ground_truth.num_shards={shards})")
+
+
+def check_moved(overrides: Sequence[str]) -> None:
+    """Before Hydra composes: a moved key names its new place; `proxies=<list or proxy>` (a list before the proxies
+    group existed) names the group's presets and `proxies.names`."""
+    presets = sorted(p.stem for p in (CONF / "proxies").glob("*.yaml"))
+    for override in overrides:
+        key, _, value = override.lstrip("+~").partition("=")
+        if key in MOVED:
+            raise ConfigError(key, value, f"a key that moved: write {MOVED[key]}={value}")
+        if key == "proxies" and value and not set(value.split(",")) <= set(presets):
+            raise ConfigError(key, value, f"a preset of conf/proxies ({', '.join(presets)}); to name proxies, "
+                                          f"proxies.names=[{','.join(PROXIES)}]")
+
+
 def check_proxies(proxies: Any) -> None:
-    """`proxies=synflow` is one proxy (task=proxies reads it so); a list names each at most once."""
+    """`proxies.names=synflow` is one proxy (task=proxies reads it so); a list names each at most once."""
     names = [proxies] if isinstance(proxies, str) else proxies
-    require(isinstance(names, list) and len(names) > 0, "proxies", proxies, f"a non-empty list of {list(PROXIES)}")
+    key = "proxies.names"
+    require(isinstance(names, list) and len(names) > 0, key, proxies, f"a non-empty list of {list(PROXIES)}")
     for name in names:
-        require(isinstance(name, str) and name in PROXIES, "proxies", name, f"one of {list(PROXIES)}")
-    require(len(set(names)) == len(names), "proxies", names, "a list without repeated proxies")
+        require(isinstance(name, str) and name in PROXIES, key, name, f"one of {list(PROXIES)}")
+    require(len(set(names)) == len(names), key, names, "a list without repeated proxies")
 
 
 def check_metric(recipe: dict[str, Any]) -> None:

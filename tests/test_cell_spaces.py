@@ -31,7 +31,7 @@ def nb201(op: str) -> str:
 ])
 def test_nb201_parameter_counts_equal_the_published_benchmark(arch, params):
     space = NB201Space()
-    net = space.build_child(space.parse(arch), CIFAR)
+    net = space.build_child(space.child(arch).index, CIFAR)
     assert sum(p.numel() for p in net.parameters()) == params
     assert net(torch.randn(2, 3, 32, 32)).shape == (2, 10)
 
@@ -41,7 +41,7 @@ def test_nb201_arch_strings_round_trip_and_errors():
     assert space.num_children == 15_625 and len(space.decisions) == 6
     assert space.name(0) == nb201("none") and space.name(15_624) == nb201("avg_pool_3x3")
     for i in [0, 1, 777, 9_999, 15_624]:
-        assert space.index(space.parse(space.name(i))) == i
+        assert space.child(space.name(i)).index == i
     arch = space.parse("|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|none~2|")
     assert arch == (3, 0, 1, 4, 2, 0)
     for bad, why in [(nb201("conv"), "op 'conv'"), ("|none~0|+|none~0|none~1|", "expected 3"),
@@ -68,8 +68,8 @@ def test_deeper_insights_names_follow_the_paper():
     assert space.num_children == 64
     for i in range(64):
         assert space.name(i) == f"{i // 16 + 1}{(i // 4) % 4 + 1}{i % 4 + 1}"
-        assert space.index(space.parse(space.name(i))) == i
-    assert space.describe(space.parse("142")) == "max_pool_3x3 > dil_conv_5x5 > sep_conv_3x3"
+        assert space.child(space.name(i)).index == i
+    assert space.describe(space.child("142").index) == "max_pool_3x3 > dil_conv_5x5 > sep_conv_3x3"
     for bad in ["051", "1111", "11", "abc"]:
         with pytest.raises(ValueError):
             space.parse(bad)
@@ -78,7 +78,7 @@ def test_deeper_insights_names_follow_the_paper():
 @pytest.mark.parametrize("shape", [CIFAR, SEQ], ids=["2d", "1d"])
 def test_deeper_insights_builds_for_images_and_sequences(shape):
     space = DeeperInsightsSpace()
-    net = space.build_child(space.parse("234"), shape)
+    net = space.build_child(space.child("234").index, shape)
     assert net(torch.randn(2, *shape.input_size)).shape == (2, 10)
     # stem; 4 cells, each a ReLU-1x1 conv-BN input and 3 edges; GAP + FC
     assert len(net.path) == 1 + 4 * (1 + 3) + 1 and net.path[:3] == ["stem", "cells.0.pre", "cells.0.e01.sep_conv_3x3"]
@@ -159,7 +159,7 @@ def test_freeflow_scores_every_nb201_cell_without_nans():
     space = NB201Space()
     scores = freeflow(space, CIFAR)
     assert len(scores) == 15_625 and all(s == s for s in scores.values())
-    score = lambda op: scores[space.index(space.parse(nb201(op)))]  # noqa: E731
+    score = lambda op: scores[space.child(nb201(op)).index]  # noqa: E731
     none, conv = score("none"), score("nor_conv_3x3")
     assert conv > none
 
@@ -201,7 +201,7 @@ def test_nb201_study_end_to_end_with_a_published_table(tmp_path, cache_dir):
     report = (tmp_path / "sweep" / "report" / "report.md").read_text()
     assert "with 15625 children, ranking a fixed sample of 6" in report
     assert "| experiment=smoke search_space=nb201 | 2 |" in report
-    run_main("task=proxies", "proxies=[params,synflow,freeflow,nwot]", f"hydra.run.dir={tmp_path / 'proxies'}",
+    run_main("task=proxies", "proxies.names=[params,synflow,freeflow,nwot]", f"hydra.run.dir={tmp_path / 'proxies'}",
              *common)
     summary = (tmp_path / "proxies" / "proxies_summary.csv").read_text().splitlines()
     assert sorted(r.split(",")[0] for r in summary[1:]) == ["freeflow", "nwot", "params", "synflow"]
@@ -211,7 +211,7 @@ def test_deeper_insights_ground_truth_trains_children_one_by_one_in_a_list(tmp_p
     from tests.conftest import run_main
 
     run_main("task=ground_truth", "search_space=deeper_insights", "search_space.channels=4",
-             "search_space.stem_channels=4", "search_space.cells=1", "gt_seeds=1", "ground_truth.epochs=1",
+             "search_space.stem_channels=4", "search_space.cells=1", "ground_truth.seeds=1", "ground_truth.epochs=1",
              "ground_truth.chunk=32", "+trainer.limit_train_batches=2", "logger=none",
              f"paths.cache_dir={tmp_path / 'cache'}", f"data.cache_dir={cache_dir}", f"hydra.run.dir={tmp_path / 'gt'}")
     rows = (tmp_path / "gt" / "ground_truth.csv").read_text().splitlines()

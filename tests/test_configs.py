@@ -102,7 +102,7 @@ def test_experiment_presets_change_what_they_say(make_cfg):
     di = make_cfg("experiment=deeper_insights_cifar10")
     assert (di.data._target_.endswith("CIFAR10DataModule") and di.search_space._target_.endswith("DeeperInsightsSpace")
             and di.sampler.order == "fixed" and di.trainer.accelerator == "gpu" and di.trainer.max_epochs == 200
-            and di.module.optimizer.lr == 0.025 and di.module.scheduler.T_max == 200 and di.gt_seeds == 10
+            and di.module.optimizer.lr == 0.025 and di.module.scheduler.T_max == 200 and di.ground_truth.seeds == 10
             and di.study == "cifar10-deeper_insights-full-round_robin-experiment=deeper_insights_cifar10")
     assert (di.data.val_size == 0 and di.callbacks.ranking.split == "test" and di.callbacks.ranking.bn == "shared"
             and di.callbacks.ranking.dense_steps == 128 and di.module.optimizer.weight_decay == 1e-3

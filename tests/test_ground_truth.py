@@ -21,7 +21,7 @@ from tests.test_io import killed_writer
 SMALL = ["data=digits", "search_space.layers=2", "search_space.ops=[conv3,dilconv3,maxpool3]",
          "ground_truth.epochs=1", "logger=none"]
 SMALL_SPACE = ChainSpace(layers=2, ops=["conv3", "dilconv3", "maxpool3"])
-QUICK = [*SMALL, "gt_seeds=1", "+trainer.limit_train_batches=2"]  # a whole table in about a second
+QUICK = [*SMALL, "ground_truth.seeds=1", "+trainer.limit_train_batches=2"]  # a whole table in about a second
 
 
 def test_a_stack_of_one_is_the_standalone_child():
@@ -52,11 +52,13 @@ def test_side_by_side_training_equals_one_after_another(make_cfg):
 
 
 def test_cached_resumed_and_sharded(make_cfg, trained, caplog):
-    cfg0 = make_cfg(*SMALL, "gt_seeds=2", "gt_num_shards=2", "gt_shard=0", "ground_truth.chunk=2")
+    cfg0 = make_cfg(*SMALL, "ground_truth.seeds=2", "ground_truth.num_shards=2", "ground_truth.shard=0",
+                    "ground_truth.chunk=2")
     assert gt_task.run(cfg0) == {}  # half the pairs: not complete yet
     assert len(trained) == 9 and not (cache_folder(cfg0) / "ground_truth.csv").exists()
     # Shard 1 "was killed" after its first chunk: its part file holds 2 rows, which must not be retrained.
-    cfg1 = make_cfg(*SMALL, "gt_seeds=2", "gt_num_shards=2", "gt_shard=1", "ground_truth.chunk=2")
+    cfg1 = make_cfg(*SMALL, "ground_truth.seeds=2", "ground_truth.num_shards=2", "ground_truth.shard=1",
+                    "ground_truth.chunk=2")
     folder = cache_folder(cfg1)
     space = ChainSpace(layers=2, ops=["conv3", "dilconv3", "maxpool3"])
     dm = DigitsDataModule()
@@ -77,7 +79,7 @@ def test_cached_resumed_and_sharded(make_cfg, trained, caplog):
     assert (Path(cfg1.paths.output_dir) / "ground_truth.csv").exists()
     # A second call with the same config returns at once, training nothing; fewer seeds reuse the table too.
     trained.clear()
-    gt_task.run(make_cfg(*SMALL, "gt_seeds=1"))
+    gt_task.run(make_cfg(*SMALL, "ground_truth.seeds=1"))
     assert trained == []
     assert find(make_cfg(*SMALL), space) is not None
     assert find(make_cfg(*SMALL, "ground_truth.epochs=3"), space) is None  # another recipe, another table
@@ -263,7 +265,7 @@ def test_half_written_part_rows_are_trained_again(built, trained):
     part.write_text("\n".join([*lines[:-1], lines[-1][:len(lines[-1]) // 2]]))  # the last row cut in the middle
     (folder / "part-1-of-2.csv").write_bytes(b"child,seed,val_acc\n\xb5")  # another shard's, unreadable
     gt_task.run(built)
-    assert trained == [(0, SMALL_SPACE.index(SMALL_SPACE.parse(lines[-1].split(",")[0])))]
+    assert trained == [(0, SMALL_SPACE.child(lines[-1].split(",")[0]).index)]
     assert len(find(built, SMALL_SPACE).rows) == 9
 
 

@@ -76,7 +76,7 @@ def _nb201_flops(arch: str, shape: DataShape) -> float:
     from benchmark.spaces import NB201Space
 
     space = NB201Space()
-    return proxies.flops(space.build_child(space.index(space.parse(arch)), shape), shape, None)
+    return proxies.flops(space.build_child(space.child(arch).index, shape), shape, None)
 
 
 @pytest.mark.parametrize("arch", NB201_CASES)
@@ -155,7 +155,7 @@ def test_proxies_task_writes_scores_and_judges_them(make_cfg, tmp_path):
     space = ChainSpace(layers=2, ops=["conv3", "maxpool3"])
     table.write_text("child,test_acc\n" + "".join(f"{space.name(i)},{i / 4}\n" for i in range(4)))
     cfg = make_cfg("task=proxies", "search_space.layers=2", "search_space.ops=[conv3,maxpool3]", "data=digits",
-                   "proxies=[params,synflow,nwot]", f"ground_truth.path={table}")
+                   "proxies.names=[params,synflow,nwot]", f"ground_truth.path={table}")
     result = get_method(cfg.task.fn)(cfg)
     assert set(result) == {"params/gt_tau", "synflow/gt_tau", "nwot/gt_tau"}
     out = tmp_path / "out"

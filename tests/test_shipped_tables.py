@@ -11,7 +11,7 @@ from benchmark.tasks import ground_truth as gt_task
 
 TABLES = sorted(p for p in ground_truth.SHIPPED.glob("*") if (p / ground_truth.TABLE).is_file())
 #: Overrides of a table's command that do not change the table (what to train, where, how fast).
-NOT_RECIPE = ("task=", "gt_seeds=", "logger=", "threads=", "hydra.")
+NOT_RECIPE = ("task=", "ground_truth.seeds=", "logger=", "threads=", "hydra.")
 #: Test accuracy of a child retrained with the same build and thread count, chunk aside: a stack of n children equals
 #: n separate trainings up to float rounding, which 20 epochs of SGD can grow into a few test examples.
 TOLERANCE = 0.01

@@ -21,6 +21,13 @@ def test_a_long_variant_is_shortened_to_a_stable_hash():
     assert suffix != study_suffix(long[:-1])
 
 
+def test_the_configs_neutral_keys_decide_and_a_run_can_extend_them(make_cfg):
+    assert make_cfg("callbacks.ranking.top_k=3", "ground_truth.shard=1", "seed=5").study == "mnist1d-chain-full-uniform"
+    assert make_cfg("callbacks.ranking.every_n_epochs=5").study == \
+        "mnist1d-chain-full-uniform-callbacks.ranking.every_n_epochs=5"
+    assert variant_overrides(["module.optimizer.lr=0.1", "seed=1"], ["seed", "module.*"]) == {}
+
+
 def test_wandb_group_names_the_variant(make_cfg):
     plain = make_cfg("seed=2")
     assert plain.study == "mnist1d-chain-full-uniform"

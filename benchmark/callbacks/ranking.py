@@ -222,7 +222,7 @@ class RankingSnapshot(pl.Callback):
         lines = [f"Top {len(top)} children after epoch {last} (ranked on validation, {self.path}):"]
         for _, _, child, acc, loss, rank, *gt in top:
             truth = f" gt_acc={gt[0]:.4f} gt_rank={gt[1]}" if gt and gt[0] != "" else ""
-            lines.append(f"  {rank:>3}. {child:<12} {pl_module.space.describe(pl_module.space.parse(child)):<40} "
+            lines.append(f"  {rank:>3}. {child:<12} {pl_module.space.describe(pl_module.space.child(child).index):<40} "
                          f"val_acc={acc:.4f} val_loss={loss:.4f}{truth}")
         rank_zero_info("\n".join(lines))
 

@@ -227,7 +227,7 @@ def load_run(folder: Path) -> Run:
     epochs = {e: {c: acc for _, c, acc in sorted(ranked)} for e, ranked in sorted(rows.items())}
     steps, since = dense.read(folder / records.DENSE, snapshot["num_children"]) if (folder / records.DENSE).exists() \
         else ({}, {})
-    return Run(folder, seed, variant_overrides(overrides), _study(folder, config),
+    return Run(folder, seed, variant_overrides(overrides, config.get("neutral")), _study(folder, config),
                {**{k: snapshot[k] for k in SNAPSHOT_KEYS},
                 "space_size": snapshot.get("space_size", snapshot["num_children"])}, epochs, truth or None,
                steps=steps, since=since, sharing=_sharing(config), environment=_environment(folder),
@@ -268,7 +268,7 @@ def _study(folder: Path, config: dict[str, Any]) -> str:
     if not hydra_file.exists():
         return ""
     try:
-        node = OmegaConf.create({"study": study.replace("${hydra:", "${hydra."),
+        node = OmegaConf.create({"study": study.replace("${hydra:", "${hydra."), "neutral": config.get("neutral"),
                                  "hydra": yaml.safe_load(hydra_file.read_text())["hydra"]})
         return str(node.study)
     except Exception:  # an old or hand-made run folder: group its report under 'report'

@@ -96,11 +96,6 @@ class SearchSpace(ABC):
 
     def arch(self, index: int) -> Arch:
         """Choice indices of child `index` (first decision most significant)."""
-        # Transitional: benchmark/ground_truth.py (`space.name(arch)`), benchmark/callbacks/ranking.py
-        # (`space.describe(space.parse(child))`) and tests/test_cell_spaces.py (`build_child`/`describe` of
-        # `space.parse(...)`) still pass an arch; delete these two lines once they call `child()`.
-        if isinstance(index, tuple):
-            index = self.index(index)
         require(0 <= index < self.num_children, "child", index, f"an index in [0, {self.num_children})")
         digits = []
         for r in reversed(self._radix):

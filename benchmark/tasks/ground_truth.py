@@ -1,4 +1,5 @@
-"""task=ground_truth: train every ranked child of the space alone, `gt_seeds` times, side by side in chunks."""
+"""task=ground_truth: every ranked child of the space trained alone, `ground_truth.seeds` times, side by side in
+chunks."""
 from __future__ import annotations
 
 import logging
@@ -100,7 +101,8 @@ def log_stability(table: GroundTruth) -> dict[str, float]:
 
 @task_wrapper
 def run(cfg: DictConfig) -> dict[str, float]:
-    seeds, shard, shards = cfg.gt_seeds, cfg.gt_shard, cfg.gt_num_shards  # checked by benchmark/validation.py
+    recipe = cfg.ground_truth  # its seeds and shard are checked by benchmark/validation.py
+    seeds, shard, shards = recipe.seeds, recipe.shard, recipe.num_shards
     space: SearchSpace = instantiate(cfg.search_space)
     folder, out = cache_folder(cfg), Path(cfg.paths.output_dir)
     for temp in remove_stale_temps(folder):

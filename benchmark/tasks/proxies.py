@@ -25,7 +25,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
     pl.seed_everything(cfg.seed, workers=True)
     space: SearchSpace = instantiate(cfg.search_space)
     dm: ArrayDataModule = instantiate(cfg.data)
-    proxies = [cfg.proxies] if isinstance(cfg.proxies, str) else list(cfg.proxies)  # proxies=synflow: one proxy
+    names = cfg.proxies.names
+    proxies = [names] if isinstance(names, str) else list(names)  # proxies.names=synflow: one proxy
     batch = None
     if any(p in NEEDS_DATA for p in proxies):  # one validation batch; data-free proxies never load data
         dm.setup()

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=multirun/control
-python run.py task=ground_truth search_space=chain_control gt_seeds=10 logger=none threads=1 \
+python run.py task=ground_truth search_space=chain_control ground_truth.seeds=10 logger=none threads=1 \
   hydra.run.dir=$out/ground_truth
 python run.py task=proxies search_space=chain_control logger=none hydra.run.dir=$out/proxies
 python run.py -m seed=0,1,2,3,4,5 search_space=chain_control logger=csv hydra.sweep.dir=$out/variance

@@ -9,6 +9,6 @@ cd "$(dirname "$0")/../.."
 OUT=${1:-multirun/deeper_insights_mnist1d}
 COMMON=(search_space=deeper_insights module.optimizer.lr=0.025 module.optimizer.weight_decay=1e-3
         ground_truth.optimizer.lr=0.025 ground_truth.optimizer.weight_decay=1e-3 ground_truth.epochs=15)
-python run.py task=ground_truth "${COMMON[@]}" gt_seeds=2 logger=none hydra.run.dir="$OUT/ground_truth"
+python run.py task=ground_truth "${COMMON[@]}" ground_truth.seeds=2 logger=none hydra.run.dir="$OUT/ground_truth"
 python run.py -m seed=0,1,2,3 "${COMMON[@]}" sampler=round_robin trainer.max_epochs=40 callbacks.ranking.split=test \
   callbacks.ranking.bn=shared callbacks.ranking.dense_steps=64 logger=csv hydra.sweep.dir="$OUT/search"

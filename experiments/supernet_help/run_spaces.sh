@@ -11,10 +11,10 @@ seeds=seed=0,1,2,3,4,5
 common="logger=csv threads=1"
 DI=(search_space=deeper_insights module.optimizer.lr=0.025 module.optimizer.weight_decay=1e-3
     ground_truth.optimizer.lr=0.025 ground_truth.optimizer.weight_decay=1e-3 ground_truth.epochs=15)
-python run.py task=ground_truth search_space=transformer gt_seeds=3 logger=none threads=1
+python run.py task=ground_truth search_space=transformer ground_truth.seeds=3 logger=none threads=1
 python run.py -m $seeds search_space=transformer $common hydra.sweep.dir=$out/transformer/search
 python run.py task=proxies search_space=transformer $common hydra.run.dir=$out/transformer/proxies
-python run.py task=ground_truth "${DI[@]}" gt_seeds=2 logger=none threads=1   # cached after run_mnist1d.sh
+python run.py task=ground_truth "${DI[@]}" ground_truth.seeds=2 logger=none threads=1   # cached after run_mnist1d.sh
 python run.py -m $seeds "${DI[@]}" $common hydra.sweep.dir=$out/deeper_insights/search
 python run.py task=proxies "${DI[@]}" $common hydra.run.dir=$out/deeper_insights/proxies
 for space in chain chain_control; do
