@@ -48,7 +48,9 @@ def rank_children(scores: list[ChildScore]) -> list[ChildScore]:
 class RankingSnapshot(pl.Callback):
     def __init__(self, output_dir: str, top_k: int = 5, calib_batches: int = 2, block: int | None = None,
                  bn: str = "recalibrate", split: str = "val", dense_steps: int = 0, every_n_epochs: int = 1,
-                 filename: str = RANKINGS, dense_filename: str = DENSE) -> None:
+                 truth: GroundTruth | None = None, filename: str = RANKINGS, dense_filename: str = DENSE) -> None:
+        """`truth`: the table every snapshot is judged against (its mean over seeds; gt_acc/gt_rank columns and
+        metrics), given by the task that found it; None ranks without judging."""
         require(is_int(top_k) and top_k >= 1, "callbacks.ranking.top_k", top_k, "an integer >= 1")
         require(bn in BN_PROTOCOLS, "callbacks.ranking.bn", bn, f"one of {list(BN_PROTOCOLS)}")
         require(is_int(calib_batches) and (calib_batches >= 1 or bn == "shared"), "callbacks.ranking.calib_batches",
@@ -68,12 +70,8 @@ class RankingSnapshot(pl.Callback):
         self.rows: list[tuple[Any, ...]] = []
         self.dense_rows: list[tuple[Any, ...]] = []
         self.trained_at: dict[int, int] = {}  # child -> the last global step that trained it
-        self.truth: dict[str, float] | None = None
+        self.truth: dict[str, float] | None = truth.scores() if truth is not None else None
         self.children: list[int] | None = None  # the children still ranked: None = all (a pruning search drops some)
-
-    def set_ground_truth(self, table: GroundTruth | None) -> None:
-        """Judge every snapshot against `table` (its mean over seeds): adds gt_acc/gt_rank columns and metrics."""
-        self.truth = table.scores() if table is not None else None
 
     def ranked(self, pl_module: pl.LightningModule) -> list[int]:
         """The children every snapshot ranks: the space's, less any a pruning search dropped."""

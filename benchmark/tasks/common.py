@@ -58,12 +58,16 @@ def build_sampler(cfg: DictConfig, space: SearchSpace, groups: list[list[int]] |
                                    for g, members in enumerate(groups)])
 
 
-def instantiate_all(node: DictConfig | None) -> dict[str, Any]:
+def instantiate_all(node: DictConfig | None, given: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Instantiate every `_target_` entry of a dict node (callbacks, loggers), by its key; others are skipped. A task
-    finds the callback it works with by that key (`ranking`), not by searching the trainer's callbacks."""
+    finds the callback it works with by that key (`ranking`), not by searching the trainer's callbacks, and hands an
+    entry what only the task knows as arguments (`given`: key -> keyword arguments, e.g. the ranking's ground truth)."""
     if not node:
         return {}
-    return {str(k): instantiate(v) for k, v in node.items() if isinstance(v, DictConfig) and "_target_" in v}
+    given = given or {}
+    # Partial first: Hydra would turn a given dataclass (a GroundTruth) into a config; called, it gets the object.
+    return {str(k): instantiate(v, _partial_=True)(**given.get(str(k), {})) for k, v in node.items()
+            if isinstance(v, DictConfig) and "_target_" in v}
 
 
 def build_trainer(cfg: DictConfig, callbacks: dict[str, pl.Callback] | None = None) -> pl.Trainer:

@@ -81,10 +81,8 @@ def fit(cfg: DictConfig, extra: Callable[[RankingSnapshot], dict[str, pl.Callbac
         truth.save(out / "ground_truth.csv")
         log.info("ranking against ground truth %s (%d children, %d seeds)", truth.source, len(truth.children),
                  len(truth.seeds))
-    callbacks = instantiate_all(cfg.get("callbacks"))
+    callbacks = instantiate_all(cfg.get("callbacks"), {"ranking": {"truth": truth}})
     ranking = callbacks.get("ranking")
-    if ranking is not None:
-        ranking.set_ground_truth(truth)
     if extra is not None:
         require(isinstance(ranking, RankingSnapshot), "callbacks.ranking", None, "the ranking callback "
                 "(callbacks=default): this task acts on its rankings")
