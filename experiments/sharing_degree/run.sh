@@ -14,3 +14,9 @@ python run.py -m $seeds sharing=partial sharing.groups=8,32 sharing.partition=ra
 python run.py -m $seeds sharing=none logger=csv threads=1 hydra.sweep.dir=$out/none
 python run.py -m $seeds sharing=prefix sharing.k=0,1,2,3 logger=csv threads=1 hydra.sweep.dir=$out/prefix
 python -m benchmark.report $out multirun/variance10/uniform --out experiments/sharing_degree/report --no-wandb
+# Similarity against random partitions at each m (paired by seed): the job folders of that sharing.groups
+for m in 2 4 8 16 32; do
+  dirs=$(grep -lx -- "- sharing.groups=$m" $out/partial*/*/.hydra/overrides.yaml | xargs -n1 dirname | xargs -n1 dirname)
+  python -m benchmark.report $dirs --out experiments/sharing_degree/report_partitions_fixed/m$m --no-wandb \
+    --baseline sharing.partition=random
+done
