@@ -28,7 +28,7 @@ class ArrayDataModule(pl.LightningDataModule):
     #: CIFAR-10 uses (0, 2, 3), one per channel, since colour channels differ in brightness and spread.
     normalization_axes: tuple[int, ...] | None = None
 
-    def __init__(self, batch_size: int = 128, val_size: int = 800, split_seed: int = 0,
+    def __init__(self, val_size: int, batch_size: int = 128, split_seed: int = 0,
                  eval_batch_size: int = 400) -> None:
         super().__init__()
         require(is_int(batch_size) and batch_size >= 1, "data.batch_size", batch_size, "an integer >= 1")

@@ -23,6 +23,7 @@ class MNIST1DDataModule(ArrayDataModule):
     shape = DataShape(channels=1, length=40, num_classes=10)
 
     def __init__(self, cache_dir: str | os.PathLike | None = None, generator_seed: int = 42, **kwargs) -> None:
+        kwargs.setdefault("val_size", 800)  # of the 4,000 training sequences
         super().__init__(**kwargs)
         require(cache_dir is None or isinstance(cache_dir, (str, os.PathLike)), "data.cache_dir", cache_dir,
                 "a folder path, or null to generate the data every run")
