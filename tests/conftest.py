@@ -1,14 +1,19 @@
 """Shared fixtures: composed configs (as `run.py` would see them), a data cache, and `run.py` run in a subprocess
-(`run_cli`) or in this process (`run_main`)."""
+(`run_cli`), in a process forked from a server that has done the imports (`run_forked`) or in this process
+(`run_main`)."""
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import os
 import runpy
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 from pathlib import Path
 from typing import Callable, Iterator
 from unittest import mock
@@ -71,6 +76,122 @@ def run_cli(*overrides: str, cwd: Path = ROOT, check: bool = True, timeout: int 
            "WANDB_API_KEY": None, **(env or {})}
     proc = subprocess.run([sys.executable, str(ROOT / "run.py"), *overrides], cwd=cwd, timeout=timeout,
                           env={k: v for k, v in env.items() if v is not None}, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"run.py {' '.join(overrides)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return proc
+
+
+# A server that has imported what run.py needs and forks a child for each `run_forked` (multiprocessing's forkserver,
+# for run.py): it computes nothing itself, so it holds no threads or thread pools a fork could leave broken.
+FORK_SERVER = r"""
+import atexit, json, os, runpy, sys, threading, traceback
+sys.path[0] = os.getcwd()  # run.py's folder, as `python run.py` puts it first
+import mnist1d.data, pytorch_lightning, torch  # noqa: F401  (not wandb: it makes temporary folders on import,
+import run, benchmark.report, benchmark.tasks.search  # noqa: F401  which the first child to end would delete)
+while (line := sys.stdin.readline()):
+    request = json.loads(line)
+    pid = os.fork()
+    if pid == 0:  # the child: run.py as `python run.py ...` runs it, its console in files, then a normal exit
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        for fd, path, mode in ((0, os.devnull, os.O_RDONLY), (1, request["stdout"], os.O_WRONLY),
+                               (2, request["stderr"], os.O_WRONLY)):
+            opened = os.open(path, mode)
+            os.dup2(opened, fd)
+            os.close(opened)
+        sys.stdin = open(0, closefd=False)
+        sys.argv = request["argv"]
+        try:
+            runpy.run_path(request["argv"][0], run_name="__main__")
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 0 if e.code is None else print(e.code, file=sys.stderr) or 1
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        # The end of a Python process (its threads joined, atexit, the streams flushed) but the ~3 s of tearing down
+        # torch's modules, which leaves nothing behind.
+        threading._shutdown()
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    print(pid, flush=True)
+    print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+"""
+_fork_server: subprocess.Popen | None = None
+
+
+def _server() -> subprocess.Popen:
+    global _fork_server
+    if _fork_server is None or _fork_server.poll() is not None:
+        log = tempfile.TemporaryFile()
+        _fork_server = subprocess.Popen([sys.executable, "-c", FORK_SERVER], cwd=ROOT, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=log, text=True)
+        _fork_server.log = log
+    return _fork_server
+
+
+def _reply(server: subprocess.Popen) -> int:
+    line = server.stdout.readline()
+    if not line:
+        server.log.seek(0)
+        raise RuntimeError(f"the fork server ended:\n{server.log.read().decode()[-4000:]}")
+    return int(line)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fork_server_stopped() -> Iterator[None]:
+    yield
+    if _fork_server is not None:
+        _fork_server.stdin.close()  # the server ends at the end of its input
+        _fork_server.wait(timeout=60)
+
+
+def run_forked(*overrides: str, cwd: Path = ROOT, check: bool = True, timeout: int = 300,
+               env: dict[str, str | None] | None = None) -> subprocess.CompletedProcess:
+    """`run_cli` without its ~5 s of imports and ~3 s of teardown: `python run.py ...` in a process of its own (a
+    SIGKILL or SIGTERM ends that process, DDP spawns its workers from it, its exit code and console are its own),
+    forked from a server that has already imported torch, Lightning, Hydra and the benchmark. What only a fresh
+    interpreter shows (warnings printed while importing, W&B's console) is tested with `run_cli`, which this falls
+    back to where there is no fork server (off Linux)."""
+    if sys.platform != "linux":
+        return run_cli(*overrides, cwd=cwd, check=check, timeout=timeout, env=env)
+    global _fork_server
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "0",
+           "WANDB_API_KEY": None, **(env or {})}
+    server = _server()
+    with tempfile.TemporaryDirectory() as folder:
+        out, err = Path(folder, "stdout"), Path(folder, "stderr")
+        out.touch()
+        err.touch()
+        request = {"argv": [str(ROOT / "run.py"), *overrides], "cwd": str(cwd), "stdout": str(out),
+                   "stderr": str(err), "env": {k: v for k, v in env.items() if v is not None}}
+        fired = threading.Event()
+        try:
+            server.stdin.write(json.dumps(request) + "\n")
+            server.stdin.flush()
+            pid = _reply(server)
+
+            def kill() -> None:  # as subprocess.run does on a timeout
+                fired.set()
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+            timer = threading.Timer(timeout, kill)
+            timer.start()
+            try:
+                code = _reply(server)
+            finally:
+                timer.cancel()
+        except BaseException:  # interrupted between a request and its reply: start a new server next time
+            server.kill()
+            _fork_server = None
+            raise
+        if fired.is_set():
+            raise subprocess.TimeoutExpired(request["argv"], timeout, out.read_text(), err.read_text())
+        proc = subprocess.CompletedProcess(request["argv"], code, out.read_text(), err.read_text())
     if check and proc.returncode != 0:
         raise AssertionError(f"run.py {' '.join(overrides)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     return proc

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import run_cli, run_main
+from tests.conftest import run_forked, run_main
 
 #: (overrides, text the one `error:` line must contain). `{tmp}` is the case's own folder: `{tmp}/file` is a regular
 #: file (no folder can be made under it, even by root) and `{tmp}/corrupt` holds a damaged MNIST-1D cache.
@@ -218,8 +218,8 @@ def test_an_unknown_option_gets_hydras_message(tmp_path, overrides, message):
 def test_the_command_line_prints_one_line_and_no_traceback(tmp_path, cache_dir, overrides, message):
     """In a process of its own, as a user runs it: Hydra's message for an unknown option, ours for a bad value (the
     `checkpoint` case, checked as `value` is, is slow; CASES holds its message)."""
-    proc = run_cli("experiment=smoke", "logger=csv", f"hydra.run.dir={tmp_path}", f"paths.cache_dir={cache_dir}",
-                   *overrides.split(), check=False, timeout=120)
+    proc = run_forked("experiment=smoke", "logger=csv", f"hydra.run.dir={tmp_path}", f"paths.cache_dir={cache_dir}",
+                      *overrides.split(), check=False, timeout=120)
     assert proc.returncode != 0 and message in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -241,8 +241,8 @@ def test_a_table_covering_fewer_than_two_ranked_children_stops_before_training(t
 
 
 def test_an_error_raised_in_a_spawned_ddp_process_is_one_line_too(tmp_path, cache_dir):
-    proc = run_cli("trainer=ddp_cpu", "experiment=smoke", "logger=csv", "callbacks.ranking.top_k=100",
-                   f"hydra.run.dir={tmp_path}", f"paths.cache_dir={cache_dir}", check=False, timeout=300)
+    proc = run_forked("trainer=ddp_cpu", "experiment=smoke", "logger=csv", "callbacks.ranking.top_k=100",
+                      f"hydra.run.dir={tmp_path}", f"paths.cache_dir={cache_dir}", check=False, timeout=300)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "error: callbacks.ranking.top_k=100 is not valid: at most the number of ranked children (64)" in proc.stderr
 

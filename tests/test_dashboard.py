@@ -17,7 +17,7 @@ from benchmark.dashboard.publish import specification
 from benchmark.loggers import EpochWandbLogger
 from benchmark.report import build_report
 from benchmark.report.wandb_run import _init, reference_prefix, stability_per_epoch
-from tests.conftest import run_cli
+from tests.conftest import run_forked
 from tests.test_output import history, wandb_records
 from tests.test_report import make_run, scores
 
@@ -33,9 +33,9 @@ def study(tmp_path_factory, cache_dir):
     truth.write_text("child,seed,test_acc\n" + "".join(f"{c},{s},{(i + s * (i % 3)) / 100}\n"
                                                        for i, c in enumerate(CHILDREN) for s in (0, 1)))
     sweep = root / "sweep"
-    run_cli("-m", "seed=0,1", "experiment=smoke", "trainer.limit_train_batches=2", "trainer.max_epochs=2",
-            "callbacks=with_interference", "callbacks.interference.every_n_steps=1", "trainer.log_every_n_steps=1",
-            f"ground_truth.path={truth}", f"paths.cache_dir={cache_dir}", f"hydra.sweep.dir={sweep}", timeout=600)
+    run_forked("-m", "seed=0,1", "experiment=smoke", "trainer.limit_train_batches=2", "trainer.max_epochs=2",
+               "callbacks=with_interference", "callbacks.interference.every_n_steps=1", "trainer.log_every_n_steps=1",
+               f"ground_truth.path={truth}", f"paths.cache_dir={cache_dir}", f"hydra.sweep.dir={sweep}", timeout=600)
     proxies = root / "proxies.csv"
     proxies.write_text("child,proxy,score,seconds\n" + "".join(f"{c},params,{i},0\n" for i, c in enumerate(CHILDREN)))
     build_report([sweep], sweep / "report", last_k=1, proxies=proxies)

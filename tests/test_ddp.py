@@ -1,6 +1,7 @@
 """DDP on the CPU (2 processes, gloo) through run.py: same child on every rank, nothing stray moves, and the
-distributed ranking equals a single-process ranking of the same weights. Each run starts three processes (~20 s on
-two cores): a sweep, per-rank sampling, per-group budgets and divergence under DDP are marked slow."""
+distributed ranking equals a single-process ranking of the same weights. Each run spawns two fresh worker processes
+(~10 s on two cores; `run_forked` spares only the launching one its imports): a sweep, per-rank sampling, per-group
+budgets and divergence under DDP are marked slow."""
 import csv
 import json
 
@@ -10,14 +11,14 @@ import torch
 from benchmark.evaluation import evaluate_children
 from benchmark.callbacks.ranking import rank_children
 from benchmark.tasks.common import build_study
-from tests.conftest import run_cli
+from tests.conftest import run_forked
 
 DDP = ["trainer=ddp_cpu", "experiment=smoke", "trainer.limit_train_batches=4", "trainer.max_epochs=2", "logger=csv"]
 
 
 def test_two_process_run(tmp_path, cache_dir, make_cfg):
     out = tmp_path / "run"
-    run_cli(*DDP, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}",
+    run_forked(*DDP, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}",
             "+callbacks.steps._target_=tests.helpers.RecordSteps", f"+callbacks.steps.output_dir={out}")
     ranks = [json.loads((out / f"steps_rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0]["world"] == 2
@@ -48,7 +49,7 @@ def test_two_process_multirun(tmp_path, cache_dir):
     """A sweep of DDP runs, its folders and report (fast: test_two_process_run for DDP, and the sweep of
     tests/test_cell_spaces.py::test_nb201_study_end_to_end_with_a_published_table)."""
     sweep = tmp_path / "sweep"
-    run_cli("-m", "seed=0,1", *DDP, f"paths.cache_dir={cache_dir}", f"hydra.sweep.dir={sweep}")
+    run_forked("-m", "seed=0,1", *DDP, f"paths.cache_dir={cache_dir}", f"hydra.sweep.dir={sweep}")
     assert sorted(p.name for p in sweep.iterdir()) == [".lock", "0", "1", "multirun.yaml", "report"]
     for job in ("0", "1"):
         assert json.loads((sweep / job / "status.json").read_text())["status"] == "completed"
@@ -65,12 +66,12 @@ def test_per_rank_sampling_gives_each_rank_its_own_children_also_after_resume(tm
     common = [*DDP, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}", "module.arch_sync=per_rank",
               "sampler=round_robin", "sampler.order=shuffle_once",
               "+callbacks.steps._target_=tests.helpers.RecordSteps", f"+callbacks.steps.output_dir={out}"]
-    run_cli(*common)
+    run_forked(*common)
     before = [json.loads((out / f"steps_rank{r}.json").read_text())["children"] for r in (0, 1)]
     assert before[0] != before[1]
     states = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["sampler_per_rank"]
     assert len(states) == 2 and states[0]["cycle"] != states[1]["cycle"]
-    run_cli(*[o for o in common if not o.startswith("trainer.max_epochs")], "trainer.max_epochs=3", "resume=true")
+    run_forked(*[o for o in common if not o.startswith("trainer.max_epochs")], "trainer.max_epochs=3", "resume=true")
     after = [json.loads((out / f"steps_rank{r}.json").read_text())["children"] for r in (0, 1)]
     assert len(after[0]) == 4 and after[0] != after[1]  # a resume does not collapse the ranks onto rank 0's sampler
     for rank in (0, 1):  # and each rank continues its own cycle: no child repeats within the first 64 steps
@@ -81,7 +82,7 @@ def test_a_relaunched_ddp_run_shares_its_folder_with_its_own_ranks(tmp_path, cac
     """trainer.strategy=ddp_find_unused_parameters_true re-runs run.py for rank 1 in rank 0's folder: the folder lock
     lets it in (another process would be refused)."""
     out = tmp_path / "run"
-    run_cli(*DDP, "trainer.strategy=ddp_find_unused_parameters_true", f"paths.cache_dir={cache_dir}",
+    run_forked(*DDP, "trainer.strategy=ddp_find_unused_parameters_true", f"paths.cache_dir={cache_dir}",
             f"hydra.run.dir={out}", timeout=300)
     assert json.loads((out / "status.json").read_text())["status"] == "completed"
     assert len((out / "rankings.csv").read_text().splitlines()) == 1 + 2 * 64
@@ -93,7 +94,7 @@ def test_divergence_in_a_spawned_ddp_process_exits_3(tmp_path, cache_dir):
     tests/test_reliability.py::test_divergence_stops_the_run_keeps_snapshots_and_the_report_skips_it, the way out of a
     spawned worker in tests/test_bad_configs.py::test_an_error_raised_in_a_spawned_ddp_process_is_one_line_too)."""
     out = tmp_path / "run"
-    proc = run_cli(*DDP, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}", "trainer.max_epochs=3",
+    proc = run_forked(*DDP, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}", "trainer.max_epochs=3",
                    "+callbacks.poison._target_=tests.helpers.PoisonAt", "+callbacks.poison.step=6", check=False,
                    timeout=300)
     assert proc.returncode == 3 and "error: diverged: training loss is nan" in proc.stderr
@@ -107,7 +108,7 @@ def test_per_group_budget_under_ddp_trains_one_child_of_every_group_on_both_rank
     test_two_process_run for DDP, tests/test_budget.py::test_each_group_trains_exactly_as_its_own_supernet for the
     groups)."""
     out = tmp_path / "run"
-    run_cli(*DDP, "sharing=partial", f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}",
+    run_forked(*DDP, "sharing=partial", f"paths.cache_dir={cache_dir}", f"hydra.run.dir={out}",
             "+callbacks.steps._target_=tests.helpers.RecordSteps", f"+callbacks.steps.output_dir={out}")
     ranks = [json.loads((out / f"steps_rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0]["children"] == ranks[1]["children"] and len(ranks[0]["children"]) == 2 * 4

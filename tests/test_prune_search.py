@@ -15,7 +15,7 @@ from benchmark.random_search import expected_best
 from benchmark.samplers import FairSampler, GradualSampler, PerGroupSampler, RoundRobinSampler, UniformSampler
 from benchmark.spaces import ChainSpace
 from benchmark.tasks import prune_search
-from tests.conftest import ROOT, run_cli, run_main
+from tests.conftest import ROOT, run_forked, run_main
 
 SPACE = ChainSpace(layers=3, ops=["conv3", "conv5", "dilconv3", "maxpool3"])  # 64 children
 # 5 epochs of 4 steps, pruned after epochs 1 and 3: 64 -> 32 -> 16 children.
@@ -159,8 +159,8 @@ KILLS = {
 def test_a_killed_pruning_run_resumes_to_the_same_files_byte_for_byte(tmp_path, cache_dir, pruned, kill):
     callback, argument, resumed_after = KILLS[kill]
     common = [*BASE, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={tmp_path}"]
-    proc = run_cli(*common, f"+callbacks.kill._target_=tests.helpers.{callback}", f"+callbacks.kill.{argument}",
-                   check=False)
+    proc = run_forked(*common, f"+callbacks.kill._target_=tests.helpers.{callback}", f"+callbacks.kill.{argument}",
+                      check=False)
     assert proc.returncode == -signal.SIGKILL
     run_main(*common, "resume=true")
     status = json.loads((tmp_path / "status.json").read_text())

@@ -8,7 +8,7 @@ import pytest
 
 from benchmark.records import ranked_epochs
 from benchmark.report.runs import load_run
-from tests.conftest import run_cli, run_main
+from tests.conftest import run_forked, run_main
 
 # 4 epochs of 4 steps, ranked after epochs 1 and 3.
 SCHEDULE = ["experiment=smoke", "trainer.limit_train_batches=4", "trainer.max_epochs=4", "logger=csv", "seed=2",
@@ -59,7 +59,8 @@ def test_the_report_names_a_scheduled_epoch_that_is_missing(scheduled, tmp_path)
 def test_a_run_killed_after_an_unranked_epoch_resumes_from_that_epochs_checkpoint(tmp_path, cache_dir, scheduled):
     """Killed in epoch 3: last.ckpt is epoch 2, which ranks nothing; rankings.csv holding epoch 1 is caught up."""
     common = [*SCHEDULE, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={tmp_path}"]
-    proc = run_cli(*common, "+callbacks.kill._target_=tests.helpers.KillAt", "+callbacks.kill.step=14", check=False)
+    proc = run_forked(*common, "+callbacks.kill._target_=tests.helpers.KillAt", "+callbacks.kill.step=14",
+                      check=False)
     assert proc.returncode == -signal.SIGKILL and _epochs(tmp_path) == [1]
     run_main(*common, "resume=true")
     status = json.loads((tmp_path / "status.json").read_text())

@@ -12,7 +12,7 @@ import torch
 
 from benchmark.io import _host
 from benchmark.report import load_inputs
-from tests.conftest import run_cli, run_main
+from tests.conftest import run_cli, run_forked, run_main
 
 BASE = ["experiment=smoke", "trainer.limit_train_batches=4", "trainer.max_epochs=3", "logger=csv"]
 
@@ -52,8 +52,8 @@ def test_a_killed_run_resumes_from_its_checkpoint_to_the_same_files_byte_for_byt
                                                                                    uninterrupted, kill):
     callback, argument, damage, resumed_after = KILLS[kill]
     common = [*RESUMABLE, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={tmp_path}"]
-    proc = run_cli(*common, f"+callbacks.kill._target_=tests.helpers.{callback}", f"+callbacks.kill.{argument}",
-                   check=False)
+    proc = run_forked(*common, f"+callbacks.kill._target_=tests.helpers.{callback}", f"+callbacks.kill.{argument}",
+                      check=False)
     assert proc.returncode == -signal.SIGKILL and _status(tmp_path)["status"] == "running"
     checkpoints = tmp_path / "checkpoints"
     stale = tmp_path / f".rankings.csv.{_host()}.{_dead_pid()}.abcdefgh.tmp"  # a write the kill cut short
@@ -71,7 +71,7 @@ def test_a_killed_run_resumes_from_its_checkpoint_to_the_same_files_byte_for_byt
 
 def test_sigterm_stops_after_the_step_keeps_the_epoch_checkpoint_and_exits_4(tmp_path, cache_dir, uninterrupted):
     common = [*RESUMABLE, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={tmp_path}"]
-    proc = run_cli(*common, "+callbacks.term._target_=tests.helpers.TermAt", "+callbacks.term.step=6", check=False)
+    proc = run_forked(*common, "+callbacks.term._target_=tests.helpers.TermAt", "+callbacks.term.step=6", check=False)
     assert proc.returncode == 4 and "stopped by SIGTERM in epoch 1" in proc.stderr and "Traceback" not in proc.stderr
     assert _status(tmp_path)["status"] == "interrupted"
     assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 0
@@ -90,8 +90,8 @@ def test_a_second_process_in_a_run_folder_is_refused_before_it_writes_anything(t
     holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(tmp_path)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
-        proc = run_cli(*BASE, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={tmp_path}", "resume=true",
-                       check=False, timeout=120)
+        proc = run_forked(*BASE, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={tmp_path}", "resume=true",
+                          check=False, timeout=120)
     finally:
         holder.kill()
         holder.wait()

@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 from benchmark import metrics
 from benchmark.io import write_json
 from benchmark.report import MultirunReport, ReportError, build_report, load_inputs, load_run, main
-from tests.conftest import run_cli
+from tests.conftest import run_forked
 
 CHILDREN = [f"{a}-{b}" for a in range(3) for b in range(3)]
 SPACE = {"space": "ChainSpace", "decisions": ["layer0", "layer1"], "choices": [["conv3", "conv5", "maxpool3"]] * 2,
@@ -222,8 +222,8 @@ def test_a_sweep_with_nothing_to_report_logs_why_and_writes_no_report(tmp_path, 
 
 def test_multirun_ends_with_a_report(tmp_path, cache_dir):
     sweep = tmp_path / "sweep"
-    run_cli("-m", "seed=0,1", "experiment=smoke", "trainer.limit_train_batches=3", "trainer.max_epochs=2",
-            "logger=csv", f"paths.cache_dir={cache_dir}", f"hydra.sweep.dir={sweep}")
+    run_forked("-m", "seed=0,1", "experiment=smoke", "trainer.limit_train_batches=3", "trainer.max_epochs=2",
+               "logger=csv", f"paths.cache_dir={cache_dir}", f"hydra.sweep.dir={sweep}")
     report = sweep / "report"
     assert (sweep / "0" / "rankings.csv").exists() and (sweep / "1" / "rankings.csv").exists()
     text = (report / "report.md").read_text()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.metrics import kendall_tau
-from tests.conftest import run_cli, run_main
+from tests.conftest import run_forked, run_main
 
 SMOKE = ["experiment=smoke", "trainer.limit_train_batches=4", "logger=csv"]
 
@@ -96,7 +96,7 @@ def test_search_without_ground_truth_says_so_once(console_run):
 
 
 def test_help_says_what_the_benchmark_does_its_groups_and_exit_codes():
-    proc = run_cli("--help", timeout=60)
+    proc = run_forked("--help", timeout=60)
     assert proc.stdout.startswith("weight-sharing NAS benchmark: trains weight-sharing supernets")
     assert ("sharing: full, keyword, none, not_bn, not_conv, not_dag_edge_3, only_conv, only_stem_and_conv, partial, "
             "prefix") in proc.stdout
