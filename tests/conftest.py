@@ -153,9 +153,9 @@ def run_forked(*overrides: str, cwd: Path = ROOT, check: bool = True, timeout: i
                env: dict[str, str | None] | None = None) -> subprocess.CompletedProcess:
     """`run_cli` without its ~5 s of imports and ~3 s of teardown: `python run.py ...` in a process of its own (a
     SIGKILL or SIGTERM ends that process, DDP spawns its workers from it, its exit code and console are its own),
-    forked from a server that has already imported torch, Lightning, Hydra and the benchmark. What only a fresh
-    interpreter shows (warnings printed while importing, W&B's console) is tested with `run_cli`, which this falls
-    back to where there is no fork server (off Linux)."""
+    forked from a server that has already imported torch, Lightning, Hydra and the benchmark (not W&B). What only a
+    fresh interpreter shows (warnings printed while importing) is tested with `run_cli` (`console_run`), which this
+    falls back to where there is no fork server (off Linux)."""
     if sys.platform != "linux":
         return run_cli(*overrides, cwd=cwd, check=check, timeout=timeout, env=env)
     global _fork_server

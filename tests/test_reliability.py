@@ -12,7 +12,7 @@ import torch
 
 from benchmark.io import _host
 from benchmark.report import load_inputs
-from tests.conftest import run_cli, run_forked, run_main
+from tests.conftest import run_forked, run_main
 
 BASE = ["experiment=smoke", "trainer.limit_train_batches=4", "trainer.max_epochs=3", "logger=csv"]
 
@@ -132,7 +132,8 @@ def test_wandb_online_without_an_account_warns_and_goes_on(tmp_path, cache_dir):
     env_home.mkdir()
     overrides = [*BASE, "logger=default", "trainer.max_epochs=1", f"paths.cache_dir={cache_dir}",
                  f"hydra.run.dir={tmp_path / 'run'}", "logger.wandb.offline=false"]
-    proc = run_cli(*overrides, timeout=240, env={"WANDB_MODE": "online", "HOME": str(env_home), "WANDB_API_KEY": None})
+    proc = run_forked(*overrides, timeout=240,
+                      env={"WANDB_MODE": "online", "HOME": str(env_home), "WANDB_API_KEY": None})
     assert "W&B could not start" in proc.stdout + proc.stderr
     assert (tmp_path / "run" / "rankings.csv").exists() and (tmp_path / "run" / "csv" / "metrics.csv").exists()
 
