@@ -27,5 +27,11 @@ python run.py -m $seeds sharing=prefix sharing.k=0,1 trainer.max_epochs=400 call
 python run.py -m $seeds sharing=prefix sharing.k=2,3 trainer.max_epochs=400 callbacks.ranking.every_n_epochs=20 \
   logger=csv threads=1 hydra.sweep.dir=$out/prefix_k23
 wait
-python -m benchmark.report $out multirun/variance10/uniform --out experiments/sharing_degree/report_per_group \
-  --no-wandb
+# the same ten-fold budget with full sharing: what the extra epochs alone do
+python run.py -m $seeds sharing=full trainer.max_epochs=400 callbacks.ranking.every_n_epochs=20 logger=csv threads=1 \
+  hydra.sweep.dir=$out/full_400
+# the 40-epoch study (full sharing from the variance study), then the ten-fold budget on its own (own baseline)
+python -m benchmark.report $out/m2_m4 $out/m8 $out/m16 $out/m32_random $out/m32_similarity $out/m64 \
+  multirun/variance10/uniform --out experiments/sharing_degree/report_per_group --no-wandb
+python -m benchmark.report $out/prefix_k01 $out/prefix_k23 $out/full_400 \
+  --out experiments/sharing_degree/report_prefix_400 --no-wandb --baseline sharing=full
