@@ -8,6 +8,7 @@ import pytest
 
 from benchmark.records import ranked_epochs
 from benchmark.report.runs import load_run
+from benchmark.report.summary import variant_summary
 from tests.conftest import run_forked, run_main
 
 # 4 epochs of 4 steps, ranked after epochs 1 and 3.
@@ -39,6 +40,9 @@ def test_a_run_ranks_only_on_its_schedule_and_the_report_reads_it(scheduled):
     assert json.loads((scheduled / "snapshot.json").read_text())["every_n_epochs"] == 2
     run = load_run(scheduled)
     assert sorted(run.epochs) == [1, 3] and all(len(scores) == 64 for scores in run.epochs.values())
+    run.truth = {child: float(i) for i, child in enumerate(sorted(run.epochs[3]))}  # any table judges it
+    row = variant_summary([run], last_k=5)
+    assert row["k"] == "2 rankings"  # not epochs: they are two epochs apart
 
 
 def test_the_report_names_a_scheduled_epoch_that_is_missing(scheduled, tmp_path):
