@@ -35,3 +35,5 @@ python -m benchmark.report $out/m2_m4 $out/m8 $out/m16 $out/m32_random $out/m32_
   multirun/variance10/uniform --out experiments/sharing_degree/report_per_group --no-wandb
 python -m benchmark.report $out/prefix_k01 $out/prefix_k23 $out/full_400 \
   --out experiments/sharing_degree/report_prefix_400 --no-wandb --baseline sharing=full
+python -m benchmark.report $out/full_400 multirun/variance10/uniform --out experiments/sharing_degree/report_full_400 \
+  --no-wandb
