@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import json
 import logging
@@ -31,6 +32,36 @@ from benchmark.folder_lock import FolderLock
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: this file loads without the plugin too
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`pytest` runs on `-n auto` workers (pytest.ini): one per core this process may use (its affinity capped by its
+    cgroup's quota, as `threads=auto` counts them), not one per core of the host a container shares. No workers (the
+    suite in this process) where there is one core; PYTEST_XDIST_AUTO_NUM_WORKERS still decides where it is set."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    cores = threads.usable_cores()[0]
+    return cores if cores > 1 else 0
+
+
+CHEAP_SHARED = {"one_thread", "cache_dir", "fork_server_stopped"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the items
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep the tests that share one of our module- or session-scoped fixtures on one xdist worker (`--dist
+    loadgroup`): such a fixture is an expensive run, and each worker would otherwise make it again. The cheap ones
+    (a thread count, an empty cache folder, the fork server's teardown) may be made by every worker."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        shared = sorted(
+            name if defs[-1].scope == "session" else f"{item.module.__name__}.{name}"
+            for name, defs in (info.name2fixturedefs.items() if info else ())
+            if defs[-1].scope in ("module", "session") and name not in CHEAP_SHARED
+            and ROOT / "tests" in Path(inspect.getfile(defs[-1].func)).parents)
+        if shared:
+            item.add_marker(pytest.mark.xdist_group("+".join(shared)))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -240,6 +240,7 @@ def test_a_table_covering_fewer_than_two_ranked_children_stops_before_training(t
     assert "Traceback" not in proc.stderr and not (tmp_path / "run" / "rankings.csv").exists()
 
 
+@pytest.mark.xdist_group("ddp")  # with tests/test_ddp.py's runs, one at a time
 def test_an_error_raised_in_a_spawned_ddp_process_is_one_line_too(tmp_path, cache_dir):
     proc = run_forked("trainer=ddp_cpu", "experiment=smoke", "logger=csv", "callbacks.ranking.top_k=100",
                       f"hydra.run.dir={tmp_path}", f"paths.cache_dir={cache_dir}", check=False, timeout=300)

@@ -13,6 +13,8 @@ from benchmark.callbacks.ranking import rank_children
 from benchmark.tasks.common import build_study
 from tests.conftest import run_forked
 
+# One DDP run at a time on one xdist worker: two at once could be handed the same free port for their store.
+pytestmark = pytest.mark.xdist_group("ddp")
 DDP = ["trainer=ddp_cpu", "experiment=smoke", "trainer.limit_train_batches=4", "trainer.max_epochs=2", "logger=csv"]
 
 

@@ -116,6 +116,7 @@ def test_a_run_logs_and_records_its_threads(console_run):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ddp")  # with tests/test_ddp.py's runs, one at a time
 def test_spawned_ddp_workers_use_the_chosen_count(tmp_path, cache_dir):
     lightning = max(1, len(os.sched_getaffinity(0)) // 2)  # what Lightning would give each of the 2 workers
     count = 2 if lightning == 1 else 1  # another count, and no more than the cores (torch caps OMP_NUM_THREADS there)
