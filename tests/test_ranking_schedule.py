@@ -8,7 +8,8 @@ import signal
 import pytest
 
 from benchmark.records import ranked_epochs
-from benchmark.report.runs import load_run
+from benchmark.report.markdown import markdown
+from benchmark.report.runs import Inputs, load_run
 from benchmark.report.summary import variant_summary
 from tests.conftest import run_forked, run_main
 
@@ -44,6 +45,9 @@ def test_a_run_ranks_only_on_its_schedule_and_the_report_reads_it(scheduled):
     run.truth = {child: float(i) for i, child in enumerate(sorted(run.epochs[3]))}  # any table judges it
     row = variant_summary([run], last_k=5)
     assert row["k"] == "2 rankings"  # not epochs: they are two epochs apart
+    text = markdown(Inputs(runs=[run]), [{**row, "variant": "scheduled"}], [], last_k=5, plots=[])
+    assert "| ranking tau (last 5) |" in text and "consecutive rankings over the last k" in text
+    assert "epoch tau" not in text.lower()
 
 
 def test_the_report_names_a_scheduled_epoch_that_is_missing(scheduled, tmp_path):

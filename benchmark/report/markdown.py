@@ -117,6 +117,10 @@ def _sharing_lines(runs: list[Run]) -> list[str]:
 def markdown(inputs: Inputs, rows: list[dict[str, Any]], references: list[dict[str, Any]], last_k: int,
              plots: list[str]) -> str:
     space = inputs.runs[0].space
+    # callbacks.ranking.every_n_epochs > 1: consecutive rankings are n epochs apart, so the stability columns are per
+    # ranking, not per epoch
+    gaps = any(max(r.epochs) - min(r.epochs) + 1 != len(r.epochs) for r in inputs.runs if r.epochs)
+    step = "ranking" if gaps else "epoch"
     lines = ["# Weight-sharing variance report", "",
              f"Space: {space.get('space')} with {space.get('space_size')} children{_sample_note(space)} "
              f"({' x '.join(str(len(c)) for c in space.get('choices', []))}). "
@@ -124,7 +128,7 @@ def markdown(inputs: Inputs, rows: list[dict[str, Any]], references: list[dict[s
              f"Common settings: {' '.join(f'{k}={v}' for k, v in inputs.common.items()) or 'the defaults'}.", "",
              *_sharing_lines(inputs.runs),
              "| variant | runs | S-Tau | GT-Tau | T1R | T3R | regret | "
-             f"epoch tau (last {last_k}) | top-1 changes | top-5 overlap | GT-Tau-Mean-k / Std-k (last k) |",
+             f"{step} tau (last {last_k}) | top-1 changes | top-5 overlap | GT-Tau-Mean-k / Std-k (last k) |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows + references:
         lines.append(f"| {r['variant']} | {r.get('runs', '—')} | {_ci(r, 's_tau')} | {_ci(r, 'gt_tau')} | "
@@ -134,9 +138,9 @@ def markdown(inputs: Inputs, rows: list[dict[str, Any]], references: list[dict[s
     lines += ["", "S-Tau: mean pairwise Kendall tau-b of the instances' final rankings. GT-Tau: Kendall tau-b of the "
               "final ranking against the ground truth (positive = agrees). TnR: best ground-truth rank among the "
               "supernet's top n (1 = found the true best). Regret: ground-truth accuracy of the true best minus that "
-              "of the supernet's pick. Epoch tau: mean tau between consecutive epochs over the last k; top-1 changes: "
-              "share of those epoch steps where the best child changed; top-5 overlap: mean share of the top 5 two "
-              "seeds agree on. "
+              f"of the supernet's pick. {step.capitalize()} tau: mean tau between consecutive {step}s over the last k; "
+              f"top-1 changes: share of those {step} steps where the best child changed; top-5 overlap: mean share of "
+              "the top 5 two seeds agree on. "
               "Reference rows: the ground truth's own seeds (its ceiling) and random rankings. "
               "Each figure is the mean over seeds with its 95% bootstrap interval in brackets (over seeds; for a "
               "single run, GT-Tau's over children); no interval below 3 seeds. Spreads (min, max, std) are in "
