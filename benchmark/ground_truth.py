@@ -311,8 +311,11 @@ def find(cfg: DictConfig, space: SearchSpace) -> GroundTruth | None:
     if cfg.ground_truth.get("path"):
         return read_table(cfg.ground_truth.path, space, cfg.ground_truth.metric)
     cached = read_cached(cache_folder(cfg), space, cfg.ground_truth.metric)
-    if cached is not None:
-        return cached
+    return cached if cached is not None else read_shipped(cfg, space)
+
+
+def read_shipped(cfg: DictConfig, space: SearchSpace) -> GroundTruth | None:
+    """The table shipped with the benchmark for this space, data and recipe, if there is one."""
     shipped = SHIPPED / provenance(cfg)["hash"]
     return read_cached(shipped, space, cfg.ground_truth.metric) if shipped.is_dir() else None
 

@@ -301,7 +301,7 @@ def test_progress_says_children_done_and_time_left(caplog, monkeypatch):
                      "ground truth: 16.0 of 64 children trained (seed 2, 16 side by side, epoch 4/4); about 3m00s left"]
 
 
-def test_a_shipped_table_is_found_when_the_cache_has_none(make_cfg, monkeypatch, tmp_path):
+def test_a_shipped_table_is_found_when_the_cache_has_none(make_cfg, monkeypatch, tmp_path, caplog):
     from benchmark import ground_truth
 
     cfg = make_cfg(*SMALL)
@@ -314,6 +314,16 @@ def test_a_shipped_table_is_found_when_the_cache_has_none(make_cfg, monkeypatch,
     ground_truth.GroundTruth(rows, "test_acc", ground_truth.provenance(cfg)).save(shipped / "ground_truth.csv")
     found = find(cfg, SMALL_SPACE)
     assert found is not None and found.source == str(shipped / "ground_truth.csv") and len(found.rows) == 9
+    # task=ground_truth still recomputes, but says first that a search would not need it.
+    quick = make_cfg(*QUICK)
+    quick.paths.cache_dir = cfg.paths.cache_dir
+    made = tmp_path / "tables" / ground_truth.provenance(quick)["hash"] / "ground_truth.csv"
+    ground_truth.GroundTruth(rows, "test_acc", ground_truth.provenance(quick)).save(made)
+    with caplog.at_level(logging.INFO):
+        gt_task.run(quick)
+    assert (f"a 1-seed table for this space, data and recipe ships with the benchmark ({made}): searches rank "
+            "against it without this run; training anyway") in caplog.text
+    assert find(quick, SMALL_SPACE).source == str(cache_folder(quick) / "ground_truth.csv")  # it trained its own
     # This machine's own table, once made, wins over the shipped one.
     cached = [{**r, "test_acc": 1 - r["test_acc"]} for r in rows]
     table = ground_truth.GroundTruth(cached, "test_acc", ground_truth.provenance(cfg))

@@ -15,7 +15,8 @@ from omegaconf import DictConfig
 
 from benchmark.data import ArrayDataModule
 from benchmark.errors import require
-from benchmark.ground_truth import HEADER, TABLE, GroundTruth, cache_folder, provenance, read_cached, read_parts
+from benchmark.ground_truth import (HEADER, TABLE, GroundTruth, cache_folder, provenance, read_cached, read_parts,
+                                    read_shipped)
 from benchmark.io import remove_stale_temps, write_csv, write_json
 from benchmark.spaces import SearchSpace
 from benchmark.stacked import StackedChildrenModule, side_by_side, stack_accuracy
@@ -112,6 +113,10 @@ def run(cfg: DictConfig) -> dict[str, float]:
     if table is not None and set(table.seeds) >= set(range(seeds)):
         log.info("ground truth found in the cache: %s", folder / TABLE)
         return _finish(table, out)
+    shipped = read_shipped(cfg, space)
+    if shipped is not None:  # recomputing is what was asked; say first that a search would not need it
+        log.info("a %d-seed table for this space, data and recipe ships with the benchmark (%s): searches rank "
+                 "against it without this run; training anyway", len(shipped.seeds), shipped.source)
     pl.seed_everything(cfg.seed, workers=True)
     dm: ArrayDataModule = instantiate(cfg.data)
     dm.setup()
