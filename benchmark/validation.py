@@ -14,6 +14,7 @@ from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from benchmark import CONF
 from benchmark.errors import ConfigError, is_int, is_number, require, require_seed
 from benchmark.ground_truth import ACCURACY_COLUMNS
 from benchmark.proxies import PROXIES
@@ -25,7 +26,6 @@ Rule = tuple[Callable[[Any], bool], str]
 GROUPS = ("data", "search_space", "sharing", "sampler", "module", "ground_truth", "proxies", "trainer", "paths")
 #: Top-level keys that moved into a group: a command written for them gets the new name, not Hydra's "not in struct".
 MOVED = {"gt_seeds": "ground_truth.seeds", "gt_shard": "ground_truth.shard", "gt_num_shards": "ground_truth.num_shards"}
-CONF = Path(__file__).resolve().parents[1] / "conf"
 #: What `lookup` returns for a key the config does not have (None is a value a user can give).
 ABSENT = object()
 #: Seeds of classes that take them as they come (the top-level `seed` is interpolated into most of them).

@@ -10,13 +10,13 @@ from __future__ import annotations
 import fnmatch
 import functools
 import hashlib
-from pathlib import Path
 from typing import Iterable, Sequence
 
 import yaml
 from omegaconf import OmegaConf
 
-CONFIG = Path(__file__).resolve().parents[1] / "conf" / "config.yaml"
+from benchmark import CONF
+
 #: Choices the study's name spells out already; the task is W&B's job type.
 NAMED_IN_STUDY = ("data=", "search_space=", "sharing=", "sampler=", "task=")
 #: Keeps group names readable and under 128 characters (the base name is at most ~45); longer suffixes end in a hash.
@@ -26,7 +26,7 @@ MAX_SUFFIX = 80
 @functools.cache
 def default_neutral() -> tuple[str, ...]:
     """conf/config.yaml's `neutral` globs: for runs whose recorded config predates the key."""
-    return tuple(yaml.safe_load(CONFIG.read_text())["neutral"])
+    return tuple(yaml.safe_load((CONF / "config.yaml").read_text())["neutral"])
 
 
 def is_neutral(key: str, neutral: Sequence[str]) -> bool:

@@ -1,17 +1,16 @@
 """Every option of every config group composes (as `run.py` sees it) and instantiates."""
-from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
 import torch
 from hydra.utils import get_method, instantiate
 
+from benchmark import CONF
 from benchmark.callbacks import InterferenceProbe, RankingSnapshot
 from benchmark.loggers import EpochWandbLogger, ResumableCSVLogger
 from benchmark.module import SupernetModule
 from benchmark.tasks.common import build_study, build_trainer, instantiate_all
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 SPACE_SIZES = {"chain": 4 ** 3, "deeper_insights": 4 ** 3, "nb201": 5 ** 6}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Callable
 
 import torch
@@ -12,13 +11,13 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from benchmark import CONF
 from benchmark.data import ArrayDataModule
 from benchmark.samplers import Sampler
 from benchmark.sharing import SharingPolicy
 from benchmark.spaces import DataShape, SearchSpace
 from experiments.perf.clock import accelerator
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
 #: conf/search_space options that `--spaces` measures.
 SPACES = ("chain", "deeper_insights", "nb201", "transformer")
 Optimizer = Callable[..., torch.optim.Optimizer]
