@@ -48,18 +48,33 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
 CHEAP_SHARED = {"one_thread", "cache_dir", "fork_server_stopped"}
 
 
+#: What makes a test a `cli` test (it starts a process of its own) or an `integration` test (it composes the real
+#: config, trains, or builds a whole report), read from its source and its fixtures'; any other test is a `unit` test.
+CLI_CALLS = ("run_cli(", "run_forked(", "subprocess.")
+INTEGRATION_CALLS = ("run_main(", "make_cfg(", "cache_dir", "build_report(", "build_by_space(", "on_multirun_end(")
+
+
+def _kind(sources: list[str]) -> str:
+    if any(call in text for text in sources for call in CLI_CALLS):
+        return "cli"
+    return "integration" if any(call in text for text in sources for call in INTEGRATION_CALLS) else "unit"
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the items
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep the tests that share one of our module- or session-scoped fixtures on one xdist worker (`--dist
-    loadgroup`): such a fixture is an expensive run, and each worker would otherwise make it again. The cheap ones
-    (a thread count, an empty cache folder, the fork server's teardown) may be made by every worker."""
+    """Mark every test `unit`, `integration` or `cli` (`pytest -m unit` runs in seconds). Keep the tests that share
+    one of our module- or session-scoped fixtures on one xdist worker (`--dist loadgroup`): such a fixture is an
+    expensive run, and each worker would otherwise make it again. The cheap ones (a thread count, an empty cache
+    folder, the fork server's teardown) may be made by every worker."""
     for item in items:
         info = getattr(item, "_fixtureinfo", None)
-        shared = sorted(
-            name if defs[-1].scope == "session" else f"{item.module.__name__}.{name}"
-            for name, defs in (info.name2fixturedefs.items() if info else ())
-            if defs[-1].scope in ("module", "session") and name not in CHEAP_SHARED
-            and ROOT / "tests" in Path(inspect.getfile(defs[-1].func)).parents)
+        ours = {name: defs[-1] for name, defs in (info.name2fixturedefs.items() if info else ())
+                if ROOT / "tests" in Path(inspect.getfile(defs[-1].func)).parents}
+        function = getattr(item, "function", None)
+        sources = [inspect.getsource(f) for f in [function, *(d.func for d in ours.values())] if f is not None]
+        item.add_marker(_kind(sources + [" ".join(ours)]))
+        shared = sorted(name if d.scope == "session" else f"{item.module.__name__}.{name}"
+                        for name, d in ours.items() if d.scope in ("module", "session") and name not in CHEAP_SHARED)
         if shared:
             item.add_marker(pytest.mark.xdist_group("+".join(shared)))
 
