@@ -8,6 +8,7 @@ import torch
 
 from benchmark import ground_truth
 from benchmark.tasks import ground_truth as gt_task
+from experiments.ground_truth.ship import ship
 
 TABLES = sorted(p for p in ground_truth.SHIPPED.glob("*") if (p / ground_truth.TABLE).is_file())
 #: Overrides of a table's command that do not change the table (what to train, where, how fast).
@@ -57,3 +58,24 @@ def test_a_sample_of_children_retrains_to_the_shipped_accuracy(folder, make_cfg)
     for row in rows:
         assert abs(row["test_acc"] - shipped[row["child"]]) <= TOLERANCE, (row["child"], row["test_acc"],
                                                                            shipped[row["child"]])
+
+
+def test_shipping_copies_the_table_and_records_the_command_without_where_or_which_shard(tmp_path):
+    """The table of a sharded run is the merged whole: its command is the recipe, the seeds and the threads."""
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    table = "child,seed,val_acc,test_acc,params,epochs\n0-0,0,0.5,0.5,10,1\n0-0,1,0.6,0.6,10,1\n"
+    (run / "ground_truth.csv").write_text(table)
+    (run / "ground_truth.json").write_text(json.dumps({"hash": "0123456789abcdef", "table_sha256": "x"}))
+    (run / "environment.json").write_text(json.dumps({"threads": 1, "torch": "2.13.0"}))
+    (run / ".hydra" / "overrides.yaml").write_text(
+        "- task=ground_truth\n- search_space=deeper_insights\n- ground_truth.seeds=2\n- ground_truth.shard=1\n"
+        "- ground_truth.num_shards=2\n- hydra.run.dir=/tmp/x\n")
+    folder = ship(run, into=tmp_path / "tables")
+    assert folder == tmp_path / "tables" / "0123456789abcdef"
+    assert (folder / "ground_truth.csv").read_text() == table
+    made = json.loads((folder / "ground_truth.json").read_text())
+    assert made["hash"] == "0123456789abcdef" and made["table_sha256"] == "x"
+    assert made["made_with"] == {"command": "python run.py task=ground_truth search_space=deeper_insights "
+                                            "ground_truth.seeds=2 threads=1",
+                                 "seeds": [0, 1], "rows": 2, "threads": 1, "torch": "2.13.0"}

@@ -28,7 +28,8 @@ def ship(run: Path, into: Path = SHIPPED) -> Path:
     shutil.copyfile(run / TABLE, folder / TABLE)
     rows = (run / TABLE).read_text().splitlines()[1:]
     seeds = sorted({int(r.split(",")[1]) for r in rows})
-    given = [o for o in overrides if not o.startswith("hydra.")]
+    # Where it ran and which shard of it this process trained do not describe the merged table
+    given = [o for o in overrides if not o.startswith(("hydra.", "ground_truth.shard=", "ground_truth.num_shards="))]
     if not any(o.startswith("threads=") for o in given):  # the thread count it ran with, as the key that sets it
         given.append(f"threads={environment['threads']}")
     command = " ".join(["python run.py", *given])
