@@ -324,11 +324,17 @@ def test_a_shipped_table_is_found_when_the_cache_has_none(make_cfg, monkeypatch,
     assert (f"a 1-seed table for this space, data and recipe ships with the benchmark ({made}): searches rank "
             "against it without this run; training anyway") in caplog.text
     assert find(quick, SMALL_SPACE).source == str(cache_folder(quick) / "ground_truth.csv")  # it trained its own
-    # This machine's own table, once made, wins over the shipped one.
+    # This machine's own table, once made, wins over a shipped one of as many seeds; one of more seeds wins over it.
     cached = [{**r, "test_acc": 1 - r["test_acc"]} for r in rows]
     table = ground_truth.GroundTruth(cached, "test_acc", ground_truth.provenance(cfg))
     table.save(cache_folder(cfg) / "ground_truth.csv")
     assert find(cfg, SMALL_SPACE).source == str(cache_folder(cfg) / "ground_truth.csv")
+    ground_truth.GroundTruth(rows + [{**r, "seed": 1} for r in rows], "test_acc",
+                             ground_truth.provenance(cfg)).save(shipped / "ground_truth.csv")
+    with caplog.at_level(logging.INFO):
+        assert find(cfg, SMALL_SPACE).seeds == [0, 1]
+    assert (f"the table shipped for this space, data and recipe has more seeds (2) than this machine's "
+            f"{cache_folder(cfg) / 'ground_truth.csv'} (1): ranking against the shipped one") in caplog.text
     other = make_cfg(*SMALL, "ground_truth.epochs=2")
     other.paths.cache_dir = cfg.paths.cache_dir
     assert find(other, SMALL_SPACE) is None  # another recipe: no table
