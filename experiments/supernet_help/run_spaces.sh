@@ -2,7 +2,7 @@
 # How Does Supernet Help, finding (iii) - the supernet's usefulness depends on the space - on three more MNIST-1D
 # spaces beside experiments/supernet_help/run.sh's chain and chain_control: the transformer space (default recipe;
 # its ground truth, 3 seeds, is computed here: about 30-40 min on one busy core) and Deeper Insights' cell space (its
-# recipe from experiments/deeper_insights/run_mnist1d.sh, whose 2-seed ground truth this reuses), 6 seeds each,
+# recipe from experiments/deeper_insights/run_mnist1d.sh; its 10-seed ground truth ships), 6 seeds each,
 # uniform sampling, BatchNorm re-calibrated, ranked on the validation split; plus each space's training-free proxies.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,7 +14,6 @@ DI=(search_space=deeper_insights module.optimizer.lr=0.025 module.optimizer.weig
 python run.py task=ground_truth search_space=transformer ground_truth.seeds=3 logger=none threads=1
 python run.py -m $seeds search_space=transformer $common hydra.sweep.dir=$out/transformer/search
 python run.py task=proxies search_space=transformer $common hydra.run.dir=$out/transformer/proxies
-python run.py task=ground_truth "${DI[@]}" ground_truth.seeds=2 logger=none threads=1   # cached after run_mnist1d.sh
 python run.py -m $seeds "${DI[@]}" $common hydra.sweep.dir=$out/deeper_insights/search
 python run.py task=proxies "${DI[@]}" $common hydra.run.dir=$out/deeper_insights/proxies
 for space in chain chain_control; do
