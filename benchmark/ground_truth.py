@@ -306,9 +306,9 @@ def read_cached(folder: Path, space: SearchSpace, metric: str) -> GroundTruth | 
 
 
 def find(cfg: DictConfig, space: SearchSpace) -> GroundTruth | None:
-    """The ground truth for this run: `ground_truth.path` if given, else of a whole cached table (what this machine's
-    `task=ground_truth` made) and the table shipped for this space, data and recipe the one of more seeds (this
-    machine's on a tie: its own build), else None. A 3-seed table made here never hides a 10-seed one that ships."""
+    """The ground truth for this run: `ground_truth.path` if given; else the whole table this machine's
+    `task=ground_truth` cached or the one shipped for this space, data and recipe, whichever has more seeds (on a tie
+    the cached one: this machine's build); else None. A 3-seed table made here never hides a 10-seed one that ships."""
     if cfg.ground_truth.get("path"):
         return read_table(cfg.ground_truth.path, space, cfg.ground_truth.metric)
     cached = read_cached(cache_folder(cfg), space, cfg.ground_truth.metric)

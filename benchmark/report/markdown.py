@@ -117,10 +117,7 @@ def _sharing_lines(runs: list[Run]) -> list[str]:
 def markdown(inputs: Inputs, rows: list[dict[str, Any]], references: list[dict[str, Any]], last_k: int,
              plots: list[str]) -> str:
     space = inputs.runs[0].space
-    # callbacks.ranking.every_n_epochs > 1: consecutive rankings are n epochs apart, so the stability columns are per
-    # ranking, not per epoch
-    gaps = any(max(r.epochs) - min(r.epochs) + 1 != len(r.epochs) for r in inputs.runs if r.epochs)
-    step = "ranking" if gaps else "epoch"
+    step = "epoch" if all(r.every_epoch for r in inputs.runs) else "ranking"  # the stability columns' unit
     lines = ["# Weight-sharing variance report", "",
              f"Space: {space.get('space')} with {space.get('space_size')} children{_sample_note(space)} "
              f"({' x '.join(str(len(c)) for c in space.get('choices', []))}). "

@@ -57,6 +57,11 @@ class Run:
     def final(self) -> dict[str, float]:
         return self.epochs[max(self.epochs)]
 
+    @property
+    def every_epoch(self) -> bool:
+        """Whether it ranked every epoch (callbacks.ranking.every_n_epochs > 1 leaves gaps between rankings)."""
+        return max(self.epochs) - min(self.epochs) + 1 == len(self.epochs)
+
 
 @dataclass
 class Inputs:

@@ -87,8 +87,7 @@ def variant_summary(runs: list[Run], last_k: int, dense_k: int = 64) -> dict[str
         else:
             lastk = {r.seed: metrics.last_k_stats([metrics.kendall_tau(r.epochs[e], r.truth) for e in sorted(r.epochs)],
                                                   last_k) for r in judged}
-            # callbacks.ranking.every_n_epochs > 1 leaves gaps: the last k are rankings n epochs apart
-            unit = "epochs" if all(max(r.epochs) - min(r.epochs) + 1 == len(r.epochs) for r in judged) else "rankings"
+            unit = "epochs" if all(r.every_epoch for r in judged) else "rankings"  # else the last k are n epochs apart
         per_seed["gt_tau_mean_k"] = {seed: s["mean"] for seed, s in lastk.items()}
         row.update({"gt_tau_std_k": _mean([s["std"] for s in lastk.values()]),
                     "k": f"{min(s['k'] for s in lastk.values())} {unit}"})
