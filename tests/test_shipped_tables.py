@@ -79,3 +79,19 @@ def test_shipping_copies_the_table_and_records_the_command_without_where_or_whic
     assert made["made_with"] == {"command": "python run.py task=ground_truth search_space=deeper_insights "
                                             "ground_truth.seeds=2 threads=1",
                                  "seeds": [0, 1], "rows": 2, "threads": 1, "torch": "2.13.0"}
+
+
+def test_agreement_reports_the_spreads_and_the_split_half_tau(tmp_path, capsys):
+    from experiments.ground_truth.agreement import main
+
+    # Two seeds agree on a < b and a < c and disagree on b, c: tau (2 - 1) / 3 between the halves (one split).
+    table = tmp_path / "t.csv"
+    accuracy = {0: (0.90, 0.92, 0.94), 1: (0.90, 0.94, 0.92)}
+    table.write_text("child,seed,test_acc\n" + "".join(f"{c},{s},{a}\n" for s, row in accuracy.items()
+                                                      for c, a in zip("abc", row)))
+    main(table)
+    out = capsys.readouterr().out
+    assert "3 children, 2 seeds; test_acc of the children's means 90.0-93.0 %" in out
+    # per child 0, 1.41 and 1.41 pp; the means 0.90, 0.93, 0.93 have a standard deviation of 1.73 pp
+    assert "(mean standard deviation): 0.94 pp; the spread of the children's means (standard deviation): 1.73 pp" in out
+    assert "the means of 1 seeds against the other 1's, Kendall tau 0.33 (min 0.33, max 0.33 over 1 splits)" in out
