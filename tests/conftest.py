@@ -62,7 +62,7 @@ def _kind(sources: list[str]) -> str:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the items
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test `unit`, `integration` or `cli` (`pytest -m unit` runs in seconds). Keep the tests that share
+    """Mark every test `unit`, `integration` or `cli` (`pytest -m unit`: the quick ones). Keep the tests that share
     one of our module- or session-scoped fixtures on one xdist worker (`--dist loadgroup`): such a fixture is an
     expensive run, and each worker would otherwise make it again. The cheap ones (a thread count, an empty cache
     folder, the fork server's teardown) may be made by every worker."""
