@@ -333,6 +333,20 @@ def test_every_figure_has_an_interval_and_variants_are_tested_seed_by_seed(tmp_p
     assert comparison["pairs"] == "6" and comparison["verdict"] == "differs"
 
 
+def test_each_seed_s_figures_are_written_beside_their_mean(tmp_path):
+    truth = _two_variants(tmp_path, seeds=3)
+    rows = build_report([tmp_path], tmp_path / "report", last_k=2, use_wandb=False)
+    table = list(csv.DictReader(open(tmp_path / "report" / "per_seed.csv")))
+    assert [(r["variant"], r["seed"]) for r in table] == [(v, str(s)) for v in ("variant=bad", "variant=good")
+                                                          for s in range(3)]
+    good = [r for r in table if r["variant"] == "variant=good"]
+    for r in good:
+        assert float(r["gt_tau"]) == pytest.approx(metrics.kendall_tau(scores(100 + int(r["seed"]), 0.2), truth))
+        assert float(r["t1r"]) == metrics.top_n_rank(scores(100 + int(r["seed"]), 0.2), truth, 1)
+    mean = next(r for r in rows if r["variant"] == "variant=good")["gt_tau"]
+    assert sum(float(r["gt_tau"]) for r in good) / 3 == pytest.approx(mean)
+
+
 def test_four_seeds_say_what_their_p_value_cannot_reach(tmp_path):
     _two_variants(tmp_path, seeds=4)
     build_report([tmp_path], tmp_path / "report", use_wandb=False)  # baseline: the first variant, 'variant=bad'

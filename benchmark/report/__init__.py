@@ -18,8 +18,8 @@ from benchmark.report.markdown import (_warnings, comparison_section, interferen
 from benchmark.report.pruning import pruning_rows, pruning_section
 from benchmark.report.runs import (SEARCH_TASKS, Inputs, ReportError, Run, find_run_folders, load_by_space, load_inputs,
                                    load_run, nothing_to_report)
-from benchmark.report.summary import (COLUMNS, COMPARISON_COLUMNS, PER_EPOCH_COLUMNS, _references, compare, per_epoch,
-                                      proxy_rows, random_floor, variant_summary)
+from benchmark.report.summary import (COLUMNS, COMPARISON_COLUMNS, PER_EPOCH_COLUMNS, PER_SEED, _references, compare,
+                                      per_epoch, proxy_rows, random_floor, variant_summary)
 from benchmark.report.wandb_run import _log_wandb
 
 __all__ = ["COLUMNS", "COMPARISON_COLUMNS", "Inputs", "MultirunReport", "ReportError", "Run", "_references",
@@ -51,6 +51,17 @@ def default_variant(labels: Sequence[str]) -> str:
     return "default" if "default" in labels else labels[0]
 
 
+def per_seed_rows(rows: Sequence[dict[str, Any]]) -> list[list[Any]]:
+    """Each seed's own figures, behind every mean, interval and paired test of the report: a reader can quote a seed
+    or redo a test without the run folders."""
+    out = []
+    for row in rows:
+        figures = row.get("per_seed", {})
+        for seed in sorted({seed for values in figures.values() for seed in values}):
+            out.append([row["variant"], seed, *(figures.get(key, {}).get(seed, "") for key in PER_SEED)])
+    return out
+
+
 def write_report(inputs: Inputs, out: str | Path, last_k: int = 5, use_wandb: bool = True, top_k: int = 5,
                  proxies: str | Path | None = None, dense_k: int = 64,
                  baseline: str | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -77,6 +88,7 @@ def write_report(inputs: Inputs, out: str | Path, last_k: int = 5, use_wandb: bo
         references = proxy_rows(proxies, next((r.truth for r in inputs.runs if r.truth), None)) + references
     epoch_rows = {v: per_epoch(rs) for v, rs in sorted(by_variant.items())}
     write_csv(out / "summary.csv", COLUMNS, [[r.get(c, "") for c in COLUMNS] for r in rows + references])
+    write_csv(out / "per_seed.csv", ("variant", "seed", *PER_SEED), per_seed_rows(rows))
     write_csv(out / "per_epoch.csv", ("variant", *PER_EPOCH_COLUMNS),
               [[v, *(r.get(c, "") for c in PER_EPOCH_COLUMNS)] for v, rs in epoch_rows.items() for r in rs])
     pngs = [name for key, name, title in (("s_tau", "s_tau_per_epoch.png", "S-Tau"),
