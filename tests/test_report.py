@@ -333,6 +333,19 @@ def test_every_figure_has_an_interval_and_variants_are_tested_seed_by_seed(tmp_p
     assert comparison["pairs"] == "6" and comparison["verdict"] == "differs"
 
 
+def test_the_same_runs_get_the_same_intervals_wherever_their_folders_lie(tmp_path):
+    """Folder names sort 10 before 2: the report takes runs in seed order, so its resamples do not follow paths."""
+    truth = {c: i / 9 for i, c in enumerate(CHILDREN)}
+    for name, folder in (("a", lambda s: f"{s}"), ("b", lambda s: f"{11 - s}")):
+        for s in range(6):
+            make_run(tmp_path / name / folder(s), s, [scores(30 + s), scores(40 + s)], truth=truth)
+    a, b = (build_report([tmp_path / name], tmp_path / f"report_{name}", last_k=1, use_wandb=False)[0]
+            for name in "ab")
+    assert a["t1r_low"] != a["t1r_high"]
+    for key in ("gt_tau", "t1r", "s_tau", "top5_overlap", "epoch_tau"):
+        assert (a[f"{key}_low"], a[f"{key}_high"]) == (b[f"{key}_low"], b[f"{key}_high"]), key
+
+
 def test_each_seed_s_figures_are_written_beside_their_mean(tmp_path):
     truth = _two_variants(tmp_path, seeds=3)
     rows = build_report([tmp_path], tmp_path / "report", last_k=2, use_wandb=False)

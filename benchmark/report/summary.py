@@ -49,8 +49,11 @@ def _help_means(judged: Sequence[tuple[dict[str, float], dict[str, float]]]) -> 
 
 def variant_summary(runs: list[Run], last_k: int, dense_k: int = 64) -> dict[str, Any]:
     """The variant's figures (means over seeds), each with a 95% bootstrap interval (`<figure>_low/_high`) over seeds
-    or, for a single run, over children; `per_seed` keeps each seed's value for the paired tests."""
-    seeds = " ".join(str(r.seed) for r in sorted(runs, key=lambda r: r.seed))
+    or, for a single run, over children; `per_seed` keeps each seed's value for the paired tests. Runs are taken in
+    seed order: the intervals' resamples then do not depend on where the folders lie or in what order they were
+    given (the same runs in two reports get the same intervals)."""
+    runs = sorted(runs, key=lambda r: r.seed)
+    seeds = " ".join(str(r.seed) for r in runs)
     row: dict[str, Any] = {"runs": len(runs), "seeds": seeds,
                            "epochs": min(max(r.epochs) for r in runs) + 1, "pruned": any(r.kept_after for r in runs)}
     per_seed: dict[str, dict[int, float]] = {key: {} for key in PER_SEED}
