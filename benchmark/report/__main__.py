@@ -47,7 +47,8 @@ from benchmark.report import ReportError, build_report
 from benchmark.report.cross_space import build_by_space
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, checked (argparse exits 2 with its usage on a bad one)."""
     # prog: run as a package, argparse would otherwise name the command after this file, "__main__.py"
     parser = argparse.ArgumentParser(prog="python -m benchmark.report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -70,6 +71,11 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--by-space needs --out (the runs of several sweeps have no one folder to write into)")
     if len(args.proxies) > 1 and not args.by_space:
         parser.error("--proxies: one file, except with --by-space")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         if args.by_space:
