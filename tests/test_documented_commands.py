@@ -44,7 +44,6 @@ overrides = [a for a in args[1:] if not a.startswith("-")]
 sweep = [a.split("=", 1)[1] for a in overrides if a.startswith("hydra.sweep.dir=")]
 if args[:1] == ["run.py"] and "-m" in args and sweep:
     from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import ConfigCompositionException
     parsed = OverridesParser.create().parse_overrides([o for o in overrides if not o.startswith("hydra")])
     values = [[f"{{o.get_key_element()}}={{v}}" for v in o.sweep_string_iterator()] if o.is_sweep_override()
               else [o.input_line] for o in parsed]
