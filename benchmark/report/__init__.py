@@ -19,7 +19,7 @@ from benchmark.report.pruning import pruning_rows, pruning_section
 from benchmark.report.runs import (SEARCH_TASKS, Inputs, ReportError, Run, find_run_folders, load_by_space, load_inputs,
                                    load_run, nothing_to_report)
 from benchmark.report.summary import (COLUMNS, COMPARISON_COLUMNS, PER_EPOCH_COLUMNS, PER_SEED, _references, compare,
-                                      per_epoch, proxy_rows, random_floor, variant_summary)
+                                      per_epoch, per_seed_rows, proxy_rows, random_floor, variant_summary)
 from benchmark.report.wandb_run import _log_wandb
 
 __all__ = ["COLUMNS", "COMPARISON_COLUMNS", "Inputs", "MultirunReport", "ReportError", "Run", "_references",
@@ -49,17 +49,6 @@ def check_last_k(last_k: int) -> None:
 def default_variant(labels: Sequence[str]) -> str:
     """The variant others are measured against when none is named: 'default' if there is one, else the first."""
     return "default" if "default" in labels else labels[0]
-
-
-def per_seed_rows(rows: Sequence[dict[str, Any]]) -> list[list[Any]]:
-    """Each seed's own figures, behind every mean, interval and paired test of the report: a reader can quote a seed
-    or redo a test without the run folders."""
-    out = []
-    for row in rows:
-        figures = row.get("per_seed", {})
-        for seed in sorted({seed for values in figures.values() for seed in values}):
-            out.append([row["variant"], seed, *(figures.get(key, {}).get(seed, "") for key in PER_SEED)])
-    return out
 
 
 def write_report(inputs: Inputs, out: str | Path, last_k: int = 5, use_wandb: bool = True, top_k: int = 5,

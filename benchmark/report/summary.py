@@ -105,6 +105,17 @@ def variant_summary(runs: list[Run], last_k: int, dense_k: int = 64) -> dict[str
     return row
 
 
+def per_seed_rows(rows: Sequence[dict[str, Any]]) -> list[list[Any]]:
+    """Each seed's own figures, behind every mean, interval and paired test of the report: a reader can quote a seed
+    or redo a test without the run folders."""
+    out = []
+    for row in rows:
+        figures = row.get("per_seed", {})
+        for seed in sorted({seed for values in figures.values() for seed in values}):
+            out.append([row["variant"], seed, *(figures.get(key, {}).get(seed, "") for key in PER_SEED)])
+    return out
+
+
 def _interval(row: dict[str, Any], key: str, interval: tuple[float, float] | None) -> None:
     if interval is not None:
         row[f"{key}_low"], row[f"{key}_high"] = interval
