@@ -45,9 +45,20 @@ def _stats(row: dict[str, str]) -> tuple[float, float, int]:
     return float(row["gt_tau"]), float(row["gt_tau_std"]) * math.sqrt(n / (n - 1)), n
 
 
+def welch_p(a: tuple[float, float, int], b: tuple[float, float, int]) -> float:
+    """Two-sided Welch p-value of two means, each given as (mean, sample std, instances)."""
+    return float(stats.ttest_ind_from_stats(*a, *b, equal_var=False).pvalue)
+
+
 def against_paper(row: dict[str, str], mean: float, std: float, n: int) -> float:
     """Two-sided Welch p-value of our mean GT-Tau against a paper's mean, std and number of instances."""
-    return float(stats.ttest_ind_from_stats(*_stats(row), mean, std, n, equal_var=False).pvalue)
+    return welch_p(_stats(row), (mean, std, n))
+
+
+def mean_interval(mean: float, std: float, n: int) -> tuple[float, float]:
+    """95 % t-interval of a published mean: how well the paper itself knows it."""
+    half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
+    return mean - half, mean + half
 
 
 def main() -> None:
@@ -62,8 +73,14 @@ def main() -> None:
     print("| paper rows | GT-Tau a | GT-Tau b | instances | Welch p |")
     print("|---|---|---|---|---|")
     for what, mean_a, std_a, n_a, mean_b, std_b, n_b in PAPER_PAIRS:
-        p = stats.ttest_ind_from_stats(mean_a, std_a, n_a, mean_b, std_b, n_b, equal_var=False).pvalue
+        p = welch_p((mean_a, std_a, n_a), (mean_b, std_b, n_b))
         print(f"| {what} | {mean_a:.2f} ± {std_a:.2f} | {mean_b:.2f} ± {std_b:.2f} | {n_a} / {n_b} | {p:.2f} |")
+    print()
+    print("| paper's row | GT-Tau | instances | 95 % t-interval of its mean |")
+    print("|---|---|---|---|")
+    for report, variant, mean, std, n in AGAINST_PAPER:
+        low, high = mean_interval(mean, std, n)
+        print(f"| against our `{variant}` | {mean:.2f} ± {std:.2f} | {n} | {low:.2f} to {high:.2f} |")
 
 
 if __name__ == "__main__":

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from scipy import stats
 
-from experiments.welch import AGAINST_PAPER, HERE, against_paper, main
+from experiments.welch import AGAINST_PAPER, HERE, against_paper, main, mean_interval
 
 
 def test_our_population_std_becomes_the_sample_std_before_the_test():
@@ -27,3 +28,11 @@ def test_the_papers_own_rows_are_tested_as_published(capsys):
     out = capsys.readouterr().out
     assert "| 0.51 ± 0.07 | 0.46 ± 0.15 | 10 / 10 | 0.36 |" in out
     assert "p = 0.36 and 0.21" in (HERE / "samplers" / "README.md").read_text().replace("\n", " ")
+
+
+def test_a_published_mean_gets_its_t_interval(capsys):
+    low, high = mean_interval(0.46, 0.15, 10)
+    assert (low + high) / 2 == pytest.approx(0.46) and high - low == pytest.approx(2 * 2.262157 * 0.15 / 10 ** 0.5)
+    main()
+    assert "| 0.35 to 0.57 |" in capsys.readouterr().out
+    assert "0.35 to 0.57" in (HERE / "deeper_insights" / "README.md").read_text().replace("\n", " ")
