@@ -184,15 +184,17 @@ def cpu_name() -> str:
 
 
 def environment(threads: int, reason: str) -> dict[str, Any]:
-    """What a run's numbers depend on besides its config: the build, the thread count and the hardware (results are
-    byte-identical only for the same build and the same thread count: docs/reliability.md)."""
+    """What a run's numbers depend on besides its config: the build, the thread count and the hardware, including the
+    instruction set torch's CPU kernels dispatch to (results are byte-identical only for the same build, thread count
+    and instruction set: docs/reliability.md)."""
     import pytorch_lightning
 
     cuda = torch.cuda.is_available()
     gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else []
     return {"threads": threads, "threads_reason": reason, "torch": torch.__version__,
             "lightning": pytorch_lightning.__version__, "python": sys.version.split()[0], "cpu": cpu_name(),
-            "cpu_count": os.cpu_count(), "cuda": torch.version.cuda, "gpus": gpus}
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_count": os.cpu_count(),
+            "cuda": torch.version.cuda, "gpus": gpus}
 
 
 def record(output_dir: str | os.PathLike, threads: int, reason: str) -> None:

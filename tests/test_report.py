@@ -390,6 +390,17 @@ def test_runs_of_one_variant_on_different_builds_are_flagged(tmp_path):
     assert "differ in" not in (tmp_path / "report" / "report.md").read_text()
 
 
+def test_runs_on_cpus_with_different_instruction_sets_are_flagged(tmp_path):
+    """Same CPU name and threads, kernels dispatched to AVX2 on one and AVX512 on the other: not bit-comparable."""
+    for seed, capability in ((0, "AVX512"), (1, "AVX512"), (2, "AVX2")):
+        folder = make_run(tmp_path / str(seed), seed, [scores(seed)])
+        write_json(folder / "environment.json", {"torch": "2.13.0+cpu", "threads": 1, "cpu": "x",
+                                                 "cpu_capability": capability, "gpus": []})
+    build_report([tmp_path], tmp_path / "report", use_wandb=False)
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "**Warning: the runs of `default` differ in cpu_capability** (environment.json)" in report
+
+
 def test_a_run_without_the_swept_override_is_labelled_with_the_option_it_ran(tmp_path):
     for seed in range(2):
         make_run(tmp_path / f"rr{seed}", seed, [scores(seed)], overrides=["sampler=round_robin"])

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -128,3 +131,12 @@ def test_spawned_ddp_workers_use_the_chosen_count(tmp_path, cache_dir):
             timeout=300)
     for rank in (0, 1):  # spawned workers do not inherit torch.set_num_threads; they read the exported variable
         assert json.loads((out / f"threads_rank{rank}.json").read_text()) == {"torch": count, "env": str(count)}
+
+
+def test_environment_records_the_instruction_set_torch_dispatches_to():
+    """Two machines with the same CPU name can run different kernels (AVX2 vs AVX512): environment.json says which."""
+    code = "from benchmark.threads import environment; print(environment(1, 'test')['cpu_capability'])"
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default"}
+    forced = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert forced.stdout.strip() == "DEFAULT"
+    assert threads.environment(1, "test")["cpu_capability"] == torch.backends.cpu.get_cpu_capability()

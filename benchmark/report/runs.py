@@ -240,7 +240,7 @@ def load_run(folder: Path) -> Run:
 
 
 #: What makes two runs' numbers bit-comparable; runs differing in these agree only statistically.
-BUILD = ("torch", "threads", "cpu", "gpus")
+BUILD = ("torch", "threads", "cpu", "cpu_capability", "gpus")
 
 
 def _environment(folder: Path) -> dict[str, Any]:
