@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from benchmark import metrics
+from benchmark import metrics, statistics
 from benchmark.records import DENSE
 
 #: The lags (steps since a child was trained) the recency table shows.
@@ -54,20 +54,41 @@ def gt_tau_last_k(steps: dict[int, dict[str, float]], truth: dict[str, float], k
 def recency(runs: Sequence[tuple[dict[int, dict[str, float]], dict[int, dict[str, int]]]],
             lags: int = LAGS) -> list[dict[str, Any]]:
     """For each lag s < `lags`: where the children trained s steps before a snapshot rank in it (mean rank, share
-    ranked first, share in the top 5), pooled over every dense step of every run, with what chance gives."""
-    ranks: dict[int, list[int]] = {s: [] for s in range(lags)}
+    ranked first, share in the top 5), with what chance gives. Each figure is the mean of the runs' own figures with
+    its bootstrap interval over runs: a run's snapshots follow one another and share its weights, so they are not
+    independent draws, while the runs are."""
+    per_run: dict[int, list[list[int]]] = {s: [] for s in range(lags)}
     n = 0
     for steps, since in runs:
+        ranks: dict[int, list[int]] = {s: [] for s in range(lags)}
         for step, table in steps.items():
             n = len(table)
             order = {c: i for i, c in enumerate(table, start=1)}
             for child, lag in since.get(step, {}).items():
                 if lag < lags:
                     ranks[lag].append(order[child])
-    return [{"since_trained": s, "snapshots": len(r), "mean_rank": float(np.mean(r)), "chance_rank": (n + 1) / 2,
-             "first": float(np.mean([x == 1 for x in r])), "chance_first": 1 / n,
-             "top5": float(np.mean([x <= 5 for x in r])), "chance_top5": min(5, n) / n}
-            for s, r in ranks.items() if r]
+        for s, r in ranks.items():
+            if r:
+                per_run[s].append(r)
+    rows = []
+    for s, run_ranks in per_run.items():
+        if not run_ranks:
+            continue
+        row: dict[str, Any] = {"since_trained": s, "runs": len(run_ranks), "snapshots": sum(map(len, run_ranks)),
+                               "chance_rank": (n + 1) / 2, "chance_first": 1 / n, "chance_top5": min(5, n) / n}
+        for key, value in (("mean_rank", lambda r: float(np.mean(r))),
+                           ("first", lambda r: float(np.mean([x == 1 for x in r]))),
+                           ("top5", lambda r: float(np.mean([x <= 5 for x in r])))):
+            values = [value(r) for r in run_ranks]
+            row[key] = float(np.mean(values))
+            row[f"{key}_interval"] = statistics.mean_interval(values)
+        rows.append(row)
+    return rows
+
+
+def _with_interval(value: float, interval: tuple[float, float] | None, digits: int) -> str:
+    text = f"{value:.{digits}f}"
+    return text if interval is None else f"{text} [{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"
 
 
 def section(rows: list[dict[str, Any]]) -> str:
@@ -75,8 +96,11 @@ def section(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return ""
     lines = ["## Does the child trained last jump to the top? (dense snapshots)", "",
-             "| trained this many steps before the snapshot | snapshots | mean rank (chance) | ranked first (chance) | "
-             "in the top 5 (chance) |", "|---|---|---|---|---|"]
-    lines += [f"| {r['since_trained']} | {r['snapshots']} | {r['mean_rank']:.1f} ({r['chance_rank']:.1f}) | "
-              f"{r['first']:.3f} ({r['chance_first']:.3f}) | {r['top5']:.2f} ({r['chance_top5']:.2f}) |" for r in rows]
-    return "\n".join(lines + ["", "Pooled over every dense snapshot of every run of the report.", ""])
+             "| trained this many steps before the snapshot | runs | snapshots | mean rank (chance) | "
+             "ranked first (chance) | in the top 5 (chance) |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['since_trained']} | {r['runs']} | {r['snapshots']} | "
+              f"{_with_interval(r['mean_rank'], r['mean_rank_interval'], 1)} ({r['chance_rank']:.1f}) | "
+              f"{_with_interval(r['first'], r['first_interval'], 3)} ({r['chance_first']:.3f}) | "
+              f"{_with_interval(r['top5'], r['top5_interval'], 2)} ({r['chance_top5']:.2f}) |" for r in rows]
+    return "\n".join(lines + ["", "Each figure is the mean of the runs' own figures over their dense snapshots, with "
+                                  "its 95% bootstrap interval over runs (none below 3 runs).", ""])

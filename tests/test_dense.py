@@ -5,6 +5,7 @@ does."""
 import csv
 import json
 
+from benchmark import dense
 from benchmark.report import build_report
 from tests.conftest import run_main
 
@@ -24,18 +25,18 @@ def test_dense_snapshots_leave_the_run_unchanged_and_reach_the_report(tmp_path, 
     common = [*BASE, f"paths.cache_dir={cache_dir}", f"ground_truth.path={table}"]
     run_main(*common, f"hydra.run.dir={tmp_path / 'plain'}")
     run_main(*common, f"hydra.run.dir={tmp_path / 'dense'}", "callbacks.ranking.dense_steps=5")
-    dense = tmp_path / "dense"
-    assert (dense / "rankings.csv").read_bytes() == (tmp_path / "plain" / "rankings.csv").read_bytes()
-    rows = _rows(dense / "rankings_dense.csv")
+    dense_dir = tmp_path / "dense"
+    assert (dense_dir / "rankings.csv").read_bytes() == (tmp_path / "plain" / "rankings.csv").read_bytes()
+    rows = _rows(dense_dir / "rankings_dense.csv")
     assert sorted({int(r["step"]) for r in rows}) == [4, 5, 6, 7, 8] and len(rows) == 5 * 64
     # round robin in index order: step s (after the update) trained child s - 1, so it is 0 steps old at step s
     for step in (4, 8):
         fresh = [r["child"] for r in rows if int(r["step"]) == step and r["since_trained"] == "0"]
         assert fresh == [f"{(step - 1) // 16}-{(step - 1) // 4 % 4}-{(step - 1) % 4}"]
     # the last dense snapshot is the last epoch's ranking (same weights)
-    last_epoch = [(r["child"], r["val_acc"], r["rank"]) for r in _rows(dense / "rankings.csv") if r["epoch"] == "1"]
+    last_epoch = [(r["child"], r["val_acc"], r["rank"]) for r in _rows(dense_dir / "rankings.csv") if r["epoch"] == "1"]
     assert [(r["child"], r["val_acc"], r["rank"]) for r in rows if r["step"] == "8"] == last_epoch
-    build_report([dense], tmp_path / "report", use_wandb=False, dense_k=4)
+    build_report([dense_dir], tmp_path / "report", use_wandb=False, dense_k=4)
     report = (tmp_path / "report" / "report.md").read_text()
     assert "(4 steps) |" in report and "Does the child trained last jump to the top?" in report
     build_report([tmp_path / "plain"], tmp_path / "report_plain", use_wandb=False)
@@ -50,3 +51,29 @@ def test_shared_statistics_on_the_test_set_with_every_training_example(tmp_path,
     assert snapshot["ranked_on"] == "test" and snapshot["bn"] == "shared" and "calib_batches" not in snapshot
     assert snapshot["val_size"] == 0 and snapshot["train_size"] == 4000 and snapshot["test_size"] == 1000
     assert len(_rows(out / "rankings.csv")) == 2 * 64
+
+
+def test_recency_averages_the_runs_and_states_its_interval_over_runs():
+    """Snapshots within a run are not independent, so each figure is the mean of per-run figures, its interval over
+    runs: three runs whose freshly trained child ranks 1, 2 and 3 give mean rank 2 inside an interval from 1 to 3."""
+    children = [f"c{i}" for i in range(8)]
+
+    def run(fresh_rank: int) -> tuple[dict, dict]:
+        steps, since = {}, {}
+        for step in range(4):
+            fresh = children[step]
+            others = [c for c in children if c != fresh]
+            order = others[:fresh_rank - 1] + [fresh] + others[fresh_rank - 1:]
+            steps[step] = {c: 1.0 - i / 10 for i, c in enumerate(order)}
+            since[step] = {fresh: 0}
+        return steps, since
+
+    rows = dense.recency([run(1), run(2), run(3)])
+    assert len(rows) == 1 and rows[0]["runs"] == 3 and rows[0]["snapshots"] == 12
+    assert rows[0]["mean_rank"] == 2 and rows[0]["first"] == 1 / 3 and rows[0]["chance_rank"] == 4.5
+    low, high = rows[0]["mean_rank_interval"]
+    assert 1 <= low < 2 < high <= 3
+    text = dense.section(rows)
+    assert f"| 0 | 3 | 12 | 2.0 [{low:.1f}, {high:.1f}] (4.5) |" in text
+    assert dense.recency([run(1)])[0]["mean_rank_interval"] is None and "| 1.0 (4.5) |" in dense.section(
+        dense.recency([run(1)]))
