@@ -55,8 +55,8 @@ def recency(runs: Sequence[tuple[dict[int, dict[str, float]], dict[int, dict[str
             lags: int = LAGS) -> list[dict[str, Any]]:
     """For each lag s < `lags`: where the children trained s steps before a snapshot rank in it (mean rank, share
     ranked first, share in the top 5), with what chance gives. Each figure is the mean of the runs' own figures with
-    its bootstrap interval over runs: a run's snapshots follow one another and share its weights, so they are not
-    independent draws, while the runs are."""
+    its bootstrap interval over runs (`<figure>_low` / `_high`, as in summary.csv): a run's snapshots follow one
+    another and share its weights, so they are not independent draws, while the runs are."""
     per_run: dict[int, list[list[int]]] = {s: [] for s in range(lags)}
     n = 0
     for steps, since in runs:
@@ -81,26 +81,7 @@ def recency(runs: Sequence[tuple[dict[int, dict[str, float]], dict[int, dict[str
                            ("top5", lambda r: float(np.mean([x <= 5 for x in r])))):
             values = [value(r) for r in run_ranks]
             row[key] = float(np.mean(values))
-            row[f"{key}_interval"] = statistics.mean_interval(values)
+            if (interval := statistics.mean_interval(values)) is not None:
+                row[f"{key}_low"], row[f"{key}_high"] = interval
         rows.append(row)
     return rows
-
-
-def _with_interval(value: float, interval: tuple[float, float] | None, digits: int) -> str:
-    text = f"{value:.{digits}f}"
-    return text if interval is None else f"{text} [{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"
-
-
-def section(rows: list[dict[str, Any]]) -> str:
-    """The report's Markdown on recency, or '' without dense snapshots."""
-    if not rows:
-        return ""
-    lines = ["## Does the child trained last jump to the top? (dense snapshots)", "",
-             "| trained this many steps before the snapshot | runs | snapshots | mean rank (chance) | "
-             "ranked first (chance) | in the top 5 (chance) |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['since_trained']} | {r['runs']} | {r['snapshots']} | "
-              f"{_with_interval(r['mean_rank'], r['mean_rank_interval'], 1)} ({r['chance_rank']:.1f}) | "
-              f"{_with_interval(r['first'], r['first_interval'], 3)} ({r['chance_first']:.3f}) | "
-              f"{_with_interval(r['top5'], r['top5_interval'], 2)} ({r['chance_top5']:.2f}) |" for r in rows]
-    return "\n".join(lines + ["", "Each figure is the mean of the runs' own figures over their dense snapshots, with "
-                                  "its 95% bootstrap interval over runs (none below 3 runs).", ""])

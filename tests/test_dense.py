@@ -5,8 +5,11 @@ does."""
 import csv
 import json
 
+import pytest
+
 from benchmark import dense
 from benchmark.report import build_report
+from benchmark.report.markdown import recency_section
 from tests.conftest import run_main
 
 BASE = ["experiment=smoke", "trainer.limit_train_batches=4", "trainer.max_epochs=2", "logger=csv",
@@ -55,12 +58,13 @@ def test_shared_statistics_on_the_test_set_with_every_training_example(tmp_path,
 
 def test_recency_averages_the_runs_and_states_its_interval_over_runs():
     """Snapshots within a run are not independent, so each figure is the mean of per-run figures, its interval over
-    runs: three runs whose freshly trained child ranks 1, 2 and 3 give mean rank 2 inside an interval from 1 to 3."""
+    runs: runs whose freshly trained child ranks 1 (2 snapshots), 2 (4) and 3 (6) give mean rank 2, where pooling the
+    12 snapshots would give 2.33, inside an interval from 1 to 3."""
     children = [f"c{i}" for i in range(8)]
 
-    def run(fresh_rank: int) -> tuple[dict, dict]:
+    def run(fresh_rank: int, snapshots: int) -> tuple[dict, dict]:
         steps, since = {}, {}
-        for step in range(4):
+        for step in range(snapshots):
             fresh = children[step]
             others = [c for c in children if c != fresh]
             order = others[:fresh_rank - 1] + [fresh] + others[fresh_rank - 1:]
@@ -68,12 +72,12 @@ def test_recency_averages_the_runs_and_states_its_interval_over_runs():
             since[step] = {fresh: 0}
         return steps, since
 
-    rows = dense.recency([run(1), run(2), run(3)])
+    rows = dense.recency([run(1, 2), run(2, 4), run(3, 6)])
     assert len(rows) == 1 and rows[0]["runs"] == 3 and rows[0]["snapshots"] == 12
-    assert rows[0]["mean_rank"] == 2 and rows[0]["first"] == 1 / 3 and rows[0]["chance_rank"] == 4.5
-    low, high = rows[0]["mean_rank_interval"]
+    assert rows[0]["mean_rank"] == pytest.approx(2) and rows[0]["first"] == pytest.approx(1 / 3)
+    assert rows[0]["chance_rank"] == 4.5
+    low, high = rows[0]["mean_rank_low"], rows[0]["mean_rank_high"]
     assert 1 <= low < 2 < high <= 3
-    text = dense.section(rows)
-    assert f"| 0 | 3 | 12 | 2.0 [{low:.1f}, {high:.1f}] (4.5) |" in text
-    assert dense.recency([run(1)])[0]["mean_rank_interval"] is None and "| 1.0 (4.5) |" in dense.section(
-        dense.recency([run(1)]))
+    assert f"| 0 | 3 | 12 | 2.0 [{low:.1f}, {high:.1f}] (4.5) |" in recency_section(rows)
+    single = dense.recency([run(1, 2)])
+    assert "mean_rank_low" not in single[0] and "| 0 | 1 | 2 | 1.0 (4.5) |" in recency_section(single)

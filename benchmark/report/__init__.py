@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 from benchmark import dense
 from benchmark.io import atomic_path, write_csv
 from benchmark.report.markdown import (_warnings, comparison_section, interference_section, loss_section, markdown,
-                                       supernet_help_section)
+                                       recency_section, supernet_help_section)
 from benchmark.report.pruning import pruning_rows, pruning_section
 from benchmark.report.runs import (SEARCH_TASKS, Inputs, ReportError, Run, find_run_folders, load_by_space, load_inputs,
                                    load_run, nothing_to_report)
@@ -100,7 +100,7 @@ def write_report(inputs: Inputs, out: str | Path, last_k: int = 5, use_wandb: bo
     text = (markdown(inputs, rows, references, last_k, pngs) + supernet_help_section(rows, references)
             + loss_section(rows, epoch_rows, loss_png) + comparison_section(comparisons)
             + pruning_section(pruned) + interference_section(by_variant, out, baseline or default_variant(labels))
-            + dense.section(dense.recency([(r.steps, r.since) for r in inputs.runs if r.steps])))
+            + recency_section(dense.recency([(r.steps, r.since) for r in inputs.runs if r.steps])))
     with atomic_path(out / "report.md") as tmp:
         tmp.write_text(text)
     if use_wandb:

@@ -252,3 +252,18 @@ def interference_section(by_variant: dict[str, list[Run]], out: Path, baseline: 
         lines.append(f"| {v} | " + " | ".join("—" if t is None else f"{t['diff']:+.3f} ({t['p']:.2f})"
                                               for t in tests) + " |")
     return text + "\n".join(lines) + "\n"
+
+
+def recency_section(rows: list[dict[str, Any]]) -> str:
+    """The report's Markdown on where the children trained last rank (`benchmark.dense.recency`), or '' without
+    dense snapshots."""
+    if not rows:
+        return ""
+    lines = ["## Does the child trained last jump to the top? (dense snapshots)", "",
+             "| trained this many steps before the snapshot | runs | snapshots | mean rank (chance) | "
+             "ranked first (chance) | in the top 5 (chance) |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['since_trained']} | {r['runs']} | {r['snapshots']} | "
+              f"{_ci(r, 'mean_rank', 1)} ({r['chance_rank']:.1f}) | {_ci(r, 'first', 3)} ({r['chance_first']:.3f}) | "
+              f"{_ci(r, 'top5')} ({r['chance_top5']:.2f}) |" for r in rows]
+    return "\n".join(lines + ["", "Each figure is the mean of the runs' own figures over their dense snapshots, with "
+                                  "its 95% bootstrap interval over runs (none below 3 runs).", ""])
